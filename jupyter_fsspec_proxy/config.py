@@ -1,0 +1,94 @@
+"""The source configuration: the prototype's YAML format, validated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENTRY_KEYS = {"name", "path", "kwargs", "readonly"}
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One configured source. ``kwargs`` are storage options and may hold secrets."""
+
+    name: str
+    path: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    readonly: bool = False
+
+
+def parse_config(data: Any, origin: str) -> list[SourceSpec]:
+    """Validate a parsed document (``{"sources": [...]}``) into source specs."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("sources"), list):
+        raise ConfigError(f"{origin}: expected a mapping with a 'sources' list")
+    return parse_sources(data["sources"], origin)
+
+
+def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
+    """Validate a list of source entries; names must be unique."""
+    specs: list[SourceSpec] = []
+    for index, entry in enumerate(entries):
+        where = f"{origin}: source #{index + 1}"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a mapping")
+        unknown = set(entry) - ENTRY_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {sorted(map(str, unknown))}")
+        name, path = entry.get("name"), entry.get("path")
+        kwargs, readonly = entry.get("kwargs") or {}, entry.get("readonly", False)
+        if not isinstance(name, str) or not _valid_name(name):
+            raise ConfigError(f"{where}: 'name' must be a non-empty string without '/' or '\\'")
+        where = f"{origin}: source {name!r}"
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"{where}: 'path' must be a non-empty string")
+        if not isinstance(kwargs, Mapping):
+            raise ConfigError(f"{where}: 'kwargs' must be a mapping")
+        if not isinstance(readonly, bool):
+            raise ConfigError(f"{where}: 'readonly' must be true or false")
+        specs.append(SourceSpec(name, path, dict(kwargs), readonly))
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"{origin}: duplicate source names {duplicates}")
+    return specs
+
+
+def parse_yaml(text: str | bytes, origin: str) -> list[SourceSpec]:
+    """Parse YAML (or JSON) text. Error messages never quote the document."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{origin}: invalid YAML{where}: {problem}") from None
+    return parse_config(data, origin)
+
+
+def load_file(path: str | Path) -> list[SourceSpec]:
+    """Read and validate a config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    return parse_yaml(text, str(path))
+
+
+def merge(file_specs: list[SourceSpec], trait_specs: list[SourceSpec]) -> list[SourceSpec]:
+    """File sources first; a trait source replaces a file source of the same name."""
+    overridden = {spec.name for spec in trait_specs}
+    return [spec for spec in file_specs if spec.name not in overridden] + trait_specs
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name.strip()) and not any(c in name for c in "/\\\x00") and name not in (".", "..")

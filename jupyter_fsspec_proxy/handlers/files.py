@@ -1,0 +1,226 @@
+"""Raw file URLs: ``files/<source>/<path>`` for GET, HEAD, PUT and DELETE."""
+
+from __future__ import annotations
+
+import email.utils
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import HTTPError, stream_request_body
+
+from ..backend import StagedUpload
+from ..metadata import FileMeta
+from ..ranges import Unsatisfiable, parse_range
+from .base import ProxyHandler
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+def _not_modified_since(header: str, meta: FileMeta) -> bool:
+    since = _http_date(header)
+    modified = meta.last_modified
+    return since is not None and modified is not None and int(modified.timestamp()) <= since
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class RangeNotSatisfiable(HTTPError):
+    """416, remembering the size for the ``Content-Range`` of the error answer."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(416, "Range not satisfiable for a file of %d bytes", size)
+        self.size = size
+
+
+@stream_request_body
+class FileHandler(ProxyHandler):
+    """Read a file with ranges and validators; write it by streamed, atomic PUT."""
+
+    upload: StagedUpload | None = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.request.method == "PUT":
+            await self._start_upload(self.path_args[0])
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RangeNotSatisfiable):
+            self.set_header("Content-Range", f"bytes */{exc.size}")
+        super().write_error(status_code, **kwargs)
+
+    # -- reads ------------------------------------------------------------
+
+    @authorized
+    async def get(self, path: str) -> None:
+        await self._send(path, include_body=True)
+
+    @authorized
+    async def head(self, path: str) -> None:
+        await self._send(path, include_body=False)
+
+    async def _send(self, path: str, include_body: bool) -> None:
+        source, relpath, full = self.locate(path)
+        meta = FileMeta.from_info(await source.backend.call("info", full), relpath)
+        if meta.type == "directory":
+            raise HTTPError(400, "%r is a directory: list it with api/ls", path)
+        self._set_validators(meta)
+        if self._precondition_failed(meta):
+            raise HTTPError(412, "Precondition failed")
+        if self._not_modified(meta):
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_header("Content-Type", meta.content_type)
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        try:
+            span = parse_range(self._range_header(meta), meta.size)
+        except Unsatisfiable:
+            self.set_header("Content-Range", f"bytes */{meta.size}")
+            raise HTTPError(
+                416, "Range not satisfiable for a file of %d bytes", meta.size
+            ) from None
+        start, end = (0, meta.size) if span is None else span
+        if span is not None:
+            self.set_status(206)
+            self.set_header("Content-Range", span.content_range(meta.size))
+        self.set_header("Content-Length", end - start)
+        if include_body and start < end:
+            async for chunk in source.backend.read(full, start, end, self.proxy.chunk_size):
+                self.write(chunk)
+                await self.flush()
+        self.finish(set_content_type=meta.content_type)
+
+    def _set_validators(self, meta: FileMeta) -> None:
+        self.set_header("ETag", meta.etag)
+        self.set_header("Cache-Control", "no-cache")
+        if meta.last_modified is not None:
+            self.set_header("Last-Modified", meta.last_modified)
+
+    def _precondition_failed(self, meta: FileMeta) -> bool:
+        headers = self.request.headers
+        if "If-Match" in headers:
+            return not _etag_matches(headers["If-Match"], meta.etag)
+        if "If-Unmodified-Since" in headers and meta.last_modified is not None:
+            return not _not_modified_since(headers["If-Unmodified-Since"], meta)
+        return False
+
+    def _not_modified(self, meta: FileMeta) -> bool:
+        headers = self.request.headers
+        if "If-None-Match" in headers:
+            return _etag_matches(headers["If-None-Match"], meta.etag)
+        return "If-Modified-Since" in headers and _not_modified_since(
+            headers["If-Modified-Since"], meta
+        )
+
+    def _range_header(self, meta: FileMeta) -> str | None:
+        """The Range header, unless an If-Range validator says the file changed."""
+        if_range = self.request.headers.get("If-Range")
+        if if_range is None:
+            return self.request.headers.get("Range")
+        if if_range.startswith(('"', "W/")):
+            fresh = if_range == meta.etag
+        else:
+            date = _http_date(if_range)
+            fresh = bool(meta.last_modified) and date == int(meta.last_modified.timestamp())
+        return self.request.headers.get("Range") if fresh else None
+
+    # -- writes -----------------------------------------------------------
+
+    async def _start_upload(self, path: str) -> None:
+        """Check everything that can be checked before accepting a single byte."""
+        user = self.current_user
+        if not await self._is_authorized(user, "write"):
+            raise HTTPError(403, "User is not authorized to write")
+        source, relpath, full = self.locate(path, write=True)
+        if not relpath:
+            raise HTTPError(400, "Cannot write to the source root")
+        limit = self.proxy.max_upload_size
+        length = self.request.headers.get("Content-Length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise HTTPError(413, "Upload larger than the limit of %d bytes", limit)
+        await self._check_write_preconditions(source, full)
+        self.request.connection.set_max_body_size(limit)
+        self.request.connection.set_body_timeout(self.proxy.upload_timeout)
+        self.upload = StagedUpload(source.backend, full)
+
+    async def _is_authorized(self, user: object, action: str) -> bool:
+        result = self.authorizer.is_authorized(self, user, action, self.auth_resource)
+        return bool(await result if hasattr(result, "__await__") else result)
+
+    async def _check_write_preconditions(self, source, full: str) -> None:
+        headers = self.request.headers
+        if "If-Match" not in headers and "If-None-Match" not in headers:
+            return
+        try:
+            meta = FileMeta.from_info(await source.backend.call("info", full), full)
+        except HTTPError as exc:
+            if exc.status_code != 404:
+                raise
+            meta = None
+        if_none, if_match = headers.get("If-None-Match"), headers.get("If-Match")
+        if if_none and meta is not None and _etag_matches(if_none, meta.etag):
+            raise HTTPError(412, "The file already exists")
+        if if_match and (meta is None or not _etag_matches(if_match, meta.etag)):
+            raise HTTPError(412, "The file does not match If-Match")
+
+    def data_received(self, chunk: bytes) -> None:
+        upload = self.upload
+        if upload is None:
+            return
+        if upload.received + len(chunk) > self.proxy.max_upload_size:
+            self._abort_upload()
+            raise HTTPError(
+                413, "Upload larger than the limit of %d bytes", self.proxy.max_upload_size
+            )
+        upload.write(chunk)
+
+    @authorized
+    async def put(self, path: str) -> None:
+        upload, self.upload = self.upload, None
+        if upload is None:
+            raise HTTPError(400, "Upload was not started")
+        await upload.commit()
+        source, relpath, full = self.locate(path)
+        meta = FileMeta.from_info(
+            await source.backend.call("info", full), f"{source.name}/{relpath}"
+        )
+        self.set_header("ETag", meta.etag)
+        self.write_json(meta.as_json(), status=201)
+
+    def _abort_upload(self) -> None:
+        upload, self.upload = self.upload, None
+        if upload is not None:
+            upload.abort()
+
+    def on_connection_close(self) -> None:
+        self._abort_upload()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        self._abort_upload()
+        super().on_finish()
+
+    # -- delete -----------------------------------------------------------
+
+    @authorized
+    async def delete(self, path: str) -> None:
+        source, relpath, full = self.locate(path, write=True)
+        if not relpath:
+            raise HTTPError(400, "Cannot delete the source root")
+        recursive = self.bool_argument("recursive", False)
+        meta = FileMeta.from_info(await source.backend.call("info", full), relpath)
+        if meta.type == "directory" and not recursive:
+            raise HTTPError(400, "%r is a directory: pass recursive=true to delete it", path)
+        await source.backend.call("rm", full, recursive=recursive)
+        self.set_status(204)
+        self.finish()

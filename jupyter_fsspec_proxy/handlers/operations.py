@@ -1,0 +1,98 @@
+"""Filesystem operations: ls, info, exists, mkdir, copy and move."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import HTTPError
+
+from ..metadata import FileMeta
+from .base import ProxyHandler
+
+
+class ListHandler(ProxyHandler):
+    """``GET api/ls/<source>/<path>?detail=true``: a directory's entries."""
+
+    @authorized
+    async def get(self, path: str) -> None:
+        source, _, full = self.locate(path)
+        detail = self.bool_argument("detail", True)
+        entries = await source.backend.call("ls", full, detail=detail)
+        if detail:
+            result = [
+                FileMeta.from_info(
+                    entry, f"{source.name}/{source.relative(entry['name'])}"
+                ).as_json()
+                for entry in entries
+            ]
+        else:
+            result = [f"{source.name}/{source.relative(name)}" for name in entries]
+        self.write_json(result)
+
+
+class InfoHandler(ProxyHandler):
+    """``GET api/info/<source>/<path>``: one file's or directory's metadata."""
+
+    @authorized
+    async def get(self, path: str) -> None:
+        source, relpath, full = self.locate(path)
+        info = await source.backend.call("info", full)
+        self.write_json(FileMeta.from_info(info, f"{source.name}/{relpath}".rstrip("/")).as_json())
+
+
+class ExistsHandler(ProxyHandler):
+    """``GET api/exists/<source>/<path>``: ``{"exists": bool}``."""
+
+    @authorized
+    async def get(self, path: str) -> None:
+        source, _, full = self.locate(path)
+        self.write_json({"exists": bool(await source.backend.call("exists", full))})
+
+
+class MkdirHandler(ProxyHandler):
+    """``POST api/mkdir/<source>/<path>?parents=true&exist_ok=true``."""
+
+    @authorized
+    async def post(self, path: str) -> None:
+        source, relpath, full = self.locate(path, write=True)
+        if not relpath:
+            raise HTTPError(400, "The source root already exists")
+        parents = self.bool_argument("parents", True)
+        exist_ok = self.bool_argument("exist_ok", True)
+        if await source.backend.call("exists", full):
+            if not exist_ok:
+                raise HTTPError(409, "%r already exists", path)
+        elif parents:
+            await source.backend.call("makedirs", full, exist_ok=True)
+        else:
+            await source.backend.call("mkdir", full, create_parents=False)
+        self.write_json({"name": f"{source.name}/{relpath}", "type": "directory"}, status=201)
+
+
+class TransferHandler(ProxyHandler):
+    """``POST api/copy/<source>/<path>`` and ``api/move/...`` with body
+    ``{"destination": "<path in the same source>", "recursive": false}``."""
+
+    def initialize(self, name: str, operation: str) -> None:
+        super().initialize(name)
+        self.operation = operation
+
+    @authorized
+    async def post(self, path: str) -> None:
+        source, relpath, full = self.locate(path, write=self.operation == "move")
+        body = self.json_body()
+        destination, recursive = body.get("destination"), body.get("recursive", False)
+        if not isinstance(destination, str) or not isinstance(recursive, bool):
+            raise HTTPError(
+                400, "Body needs 'destination' (string) and optional 'recursive' (bool)"
+            )
+        target, target_rel, target_full = self.locate(f"{source.name}/{destination}", write=True)
+        if not relpath or not target_rel:
+            raise HTTPError(400, "Cannot copy or move a source root")
+        if target_full == full:
+            raise HTTPError(409, "Source and destination are the same path")
+        transfer = getattr(source.backend, self.operation)
+        await transfer(full, target_full, recursive)
+        info = await source.backend.call("info", target_full)
+        self.write_json(
+            FileMeta.from_info(info, f"{source.name}/{target_rel}").as_json(), status=201
+        )

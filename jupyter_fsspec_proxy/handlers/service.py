@@ -1,0 +1,82 @@
+"""Service endpoints: sources, configuration, XSRF token, OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+
+import yaml
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado.web import HTTPError
+
+from .. import __version__
+from ..config import ConfigError
+from .base import ProxyHandler
+
+
+class IndexHandler(ProxyHandler):
+    """``GET api``: the version and mode of this proxy."""
+
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"version": __version__, "mode": self.proxy.mode})
+
+
+class SourcesHandler(ProxyHandler):
+    """``GET api/sources``: name, protocol, readonly, available, reason."""
+
+    @authorized
+    async def get(self) -> None:
+        self.write_json(self.proxy.registry.describe())
+
+
+class XsrfHandler(ProxyHandler):
+    """``GET api/xsrf``: the session's XSRF token, for clients that cannot read cookies.
+
+    Only same-origin (or configured) pages can read this response, so it gives
+    nothing to a cross-site attacker that the cookie did not already give.
+    """
+
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"xsrf_token": self.xsrf_token.decode()})
+
+
+class _ReconfigureHandler(ProxyHandler):
+    """Changes the sources in force, all at once or not at all."""
+
+    def apply(self, change: Callable[[], None]) -> None:
+        if not self.proxy.allow_reload:
+            raise HTTPError(403, "Reconfiguration is disabled (c.FsspecProxy.allow_reload)")
+        try:
+            change()
+        except ConfigError as exc:
+            raise HTTPError(400, "%s", str(exc)) from None
+        self.write_json(self.proxy.registry.describe())
+
+
+class ReloadHandler(_ReconfigureHandler):
+    """``POST api/reload``: re-read the config file."""
+
+    @authorized
+    async def post(self) -> None:
+        self.apply(self.proxy.reload)
+
+
+class ConfigHandler(_ReconfigureHandler):
+    """``PUT api/config``: a new config document (YAML or JSON) in place of the file."""
+
+    @authorized
+    async def put(self) -> None:
+        self.apply(lambda: self.proxy.apply_config_text(self.request.body))
+
+
+class OpenAPIHandler(ProxyHandler):
+    """``GET api/openapi.json``: the OpenAPI 3 description of this API."""
+
+    @authorized
+    async def get(self) -> None:
+        document = yaml.safe_load(files(__package__).parent.joinpath("openapi.yaml").read_text())
+        document["servers"] = [{"url": url_path_join(self.base_url, "fsspec-proxy")}]
+        self.write_json(document)

@@ -1,0 +1,75 @@
+"""Normalized file metadata from the many shapes of fsspec ``info`` dicts."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+_MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
+_ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What HTTP needs to know about a file."""
+
+    name: str
+    type: str
+    size: int
+    mtime: float | None
+    etag: str
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any], name: str) -> FileMeta:
+        kind = "directory" if info.get("type") == "directory" else "file"
+        size = int(info.get("size") or info.get("Size") or 0)
+        mtime = next((_timestamp(info[k]) for k in _MTIME_KEYS if info.get(k) is not None), None)
+        return cls(name, kind, size, mtime, _etag(info, size, mtime))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "size": self.size,
+            "mtime": self.mtime,
+            "etag": self.etag,
+        }
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return None if self.mtime is None else datetime.fromtimestamp(self.mtime, timezone.utc)
+
+    @property
+    def content_type(self) -> str:
+        guessed, encoding = mimetypes.guess_type(self.name)
+        if encoding or not guessed:
+            return "application/octet-stream"
+        return guessed + ("; charset=utf-8" if guessed.startswith("text/") else "")
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return _timestamp(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def _etag(info: dict[str, Any], size: int, mtime: float | None) -> str:
+    """The backend's own tag when it has one, else one derived from size and mtime."""
+    for key in _ETAG_KEYS:
+        value = info.get(key)
+        if isinstance(value, str) and value:
+            return value if value.startswith('"') else f'"{value}"'
+    digest = hashlib.sha1(f"{info.get('name')}|{size}|{mtime!r}".encode()).hexdigest()[:20]
+    return f'"{digest}"'

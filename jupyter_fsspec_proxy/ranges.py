@@ -1,0 +1,56 @@
+"""HTTP byte ranges (RFC 9110, section 14), single range only."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class ByteRange(NamedTuple):
+    """A satisfiable range: ``start`` inclusive, ``end`` exclusive."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end - 1}/{size}"
+
+
+class Unsatisfiable(Exception):
+    """The range does not overlap the representation (answer 416)."""
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """Interpret a ``Range`` header for a representation of ``size`` bytes.
+
+    Returns ``None`` when the whole representation should be sent: no header,
+    another unit, several ranges, or a syntactically invalid range (which
+    RFC 9110 allows a server to ignore). Raises :class:`Unsatisfiable` when
+    the range is valid but selects no byte.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        if last and int(last) < start:
+            return None
+        end = min(int(last) + 1, size) if last else size
+        if start >= size:
+            raise Unsatisfiable
+        return ByteRange(start, end)
+    if not last:
+        return None
+    suffix = int(last)
+    if suffix == 0 or size == 0:
+        raise Unsatisfiable
+    return ByteRange(max(size - suffix, 0), size)
