@@ -76,6 +76,8 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
     try:
         cls = fsspec.get_filesystem_class(protocol)
         options = dict(spec.kwargs, skip_instance_cache=True)
+        if issubclass(cls, LocalFileSystem):
+            options.setdefault("auto_mkdir", True)  # like object stores: no mkdir needed
         if issubclass(cls, AsyncFileSystem) and cls.async_impl:
             options["asynchronous"] = True
         fs = cls(**options)

@@ -85,10 +85,7 @@ class FileHandler(ProxyHandler):
         try:
             span = parse_range(self._range_header(meta), meta.size)
         except Unsatisfiable:
-            self.set_header("Content-Range", f"bytes */{meta.size}")
-            raise HTTPError(
-                416, "Range not satisfiable for a file of %d bytes", meta.size
-            ) from None
+            raise RangeNotSatisfiable(meta.size) from None
         start, end = (0, meta.size) if span is None else span
         if span is not None:
             self.set_status(206)

@@ -1,0 +1,149 @@
+"""Fixtures: a real S3 protocol server (moto) and a Jupyter server with the proxy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+SECRET = "SENTINEL-SECRET-7f3a9c"
+ACCESS_KEY = "SENTINEL-KEY-4b2d1e"
+BUCKET = "proxy-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback, with one bucket."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import s3fs
+
+    s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint).mkdir(BUCKET)
+    yield endpoint
+    server.stop()
+
+
+def s3_kwargs(endpoint: str) -> dict:
+    return {"key": ACCESS_KEY, "secret": SECRET, "endpoint_url": endpoint}
+
+
+@pytest.fixture
+def s3_prefix(s3_endpoint: str) -> str:
+    """A fresh prefix in the test bucket, so tests never see each other's objects."""
+    return f"{BUCKET}/{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def local_root(tmp_path: Path) -> Path:
+    root = tmp_path / "local"
+    root.mkdir()
+    (tmp_path / "outside.txt").write_text("sentinel outside the root")
+    return root
+
+
+@pytest.fixture
+def readonly_root(tmp_path: Path) -> Path:
+    root = tmp_path / "readonly"
+    root.mkdir()
+    (root / "kept.txt").write_text("do not touch")
+    return root
+
+
+@pytest.fixture
+def sources(local_root, readonly_root, s3_endpoint, s3_prefix) -> list[dict]:
+    return [
+        {"name": "Scratch", "path": f"memory://scratch-{uuid.uuid4().hex}"},
+        {"name": "Local", "path": str(local_root)},
+        {"name": "Readonly", "path": str(readonly_root), "readonly": True},
+        {"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)},
+        {"name": "Broken", "path": "nosuchprotocol://x", "kwargs": {"token": SECRET}},
+    ]
+
+
+@pytest.fixture
+def proxy_config() -> dict:
+    """Extra FsspecProxy traits for one test module or test."""
+    return {}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, sources: list[dict]) -> Path:
+    """The sources as a YAML config file: where secrets belong (traits get logged)."""
+    path = tmp_path / "fsspec-proxy.yaml"
+    path.write_text(yaml.safe_dump({"sources": sources}))
+    return path
+
+
+@pytest.fixture
+def jp_server_config(config_file, proxy_config):
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_fsspec_proxy": True}},
+        "FsspecProxy": {"config_file": str(config_file), **proxy_config},
+    }
+
+
+@pytest.fixture
+def proxy(jp_fetch):
+    """Fetch ``fsspec-proxy/<parts>``; errors come back as responses, not exceptions."""
+
+    async def fetch(*parts: str, **kwargs):
+        kwargs.setdefault("raise_error", False)
+        return await jp_fetch("fsspec-proxy", *parts, **kwargs)
+
+    return fetch
+
+
+@pytest.fixture
+def raw(http_server_client, jp_base_url, jp_auth_header):
+    """Fetch an already-encoded URL below ``{base_url}fsspec-proxy/``, token included."""
+
+    async def fetch(path: str, *, auth: bool = True, **kwargs):
+        headers = {**(jp_auth_header if auth else {}), **kwargs.pop("headers", {})}
+        url = f"{jp_base_url}fsspec-proxy/{path}"
+        return await http_server_client.fetch(url, headers=headers, raise_error=False, **kwargs)
+
+    return fetch
+
+
+def body_json(response) -> object:
+    return json.loads(response.body)
+
+
+class LogCapture(logging.Handler):
+    """Every formatted record of the loggers a server writes to."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def server_logs(jp_serverapp) -> Iterator[LogCapture]:
+    capture = LogCapture()
+    loggers = [logging.getLogger(), jp_serverapp.log]
+    loggers += [logging.getLogger(n) for n in ("tornado.access", "tornado.application")]
+    for logger in loggers:
+        logger.addHandler(capture)
+    yield capture
+    for logger in loggers:
+        logger.removeHandler(capture)

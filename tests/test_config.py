@@ -1,0 +1,117 @@
+"""The config format, its merge with traits, and reconfiguration through the API."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import SECRET, body_json
+
+from jupyter_fsspec_proxy.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    SourceSpec,
+    load_file,
+    merge,
+    parse_yaml,
+)
+
+
+def test_default_config_has_conda_stats_and_scratch():
+    specs = load_file(DEFAULT_CONFIG)
+    assert [(s.name, s.readonly) for s in specs] == [("Conda Stats", True), ("Scratch", False)]
+    assert specs[0].path == "s3://anaconda-package-data/conda/hourly/"
+    assert specs[0].kwargs == {"anon": True}
+
+
+def test_prototype_format_parses():
+    text = """
+    sources:
+      - name: inmemory
+        path: memory://temp
+      - name: S3
+        path: s3://bucket/prefix
+        kwargs: {key: K, secret: S}
+        readonly: true
+    """
+    specs = parse_yaml(text, "prototype.yaml")
+    assert specs[1] == SourceSpec("S3", "s3://bucket/prefix", {"key": "K", "secret": "S"}, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("sources: [", "invalid YAML at line 1"),
+        ("- just a list", "expected a mapping with a 'sources' list"),
+        ("sources: [{path: memory://x}]", "'name' must be a non-empty string"),
+        ("sources: [{name: a/b, path: memory://x}]", "'name' must be"),
+        ("sources: [{name: a}]", "'path' must be a non-empty string"),
+        ("sources: [{name: a, path: m://, kwargs: [1]}]", "'kwargs' must be a mapping"),
+        ("sources: [{name: a, path: m://, readonly: 'yes'}]", "'readonly' must be true or false"),
+        ("sources: [{name: a, path: m://, colour: red}]", "unknown keys ['colour']"),
+        ("sources: [{name: a, path: m://}, {name: a, path: m://}]", "duplicate source names ['a']"),
+    ],
+)
+def test_bad_config_is_explained(text, complaint):
+    with pytest.raises(ConfigError, match="given.yaml") as raised:
+        parse_yaml(text, "given.yaml")
+    assert complaint in str(raised.value)
+
+
+def test_yaml_errors_never_quote_the_document():
+    with pytest.raises(ConfigError) as raised:
+        parse_yaml(f"sources:\n  - name: x\n    kwargs: {{secret: {SECRET}\n", "f.yaml")
+    assert SECRET not in str(raised.value)
+
+
+def test_trait_sources_replace_file_sources_of_the_same_name():
+    file_specs = [SourceSpec("A", "memory://a"), SourceSpec("B", "memory://b")]
+    merged = merge(file_specs, [SourceSpec("B", "memory://trait"), SourceSpec("C", "memory://c")])
+    assert [(s.name, s.path) for s in merged] == [
+        ("A", "memory://a"),
+        ("B", "memory://trait"),
+        ("C", "memory://c"),
+    ]
+
+
+async def test_reload_is_refused_unless_allowed(proxy):
+    response = await proxy("api", "reload", method="POST", body=b"")
+    assert response.code == 403
+    assert "allow_reload" in body_json(response)["message"]
+    posted = await proxy("api", "config", method="PUT", body=b"sources: []")
+    assert posted.code == 403
+
+
+@pytest.mark.parametrize("proxy_config", [{"allow_reload": True}])
+async def test_reload_rereads_the_file(proxy, config_file):
+    config_file.write_text(yaml.safe_dump({"sources": [{"name": "New", "path": "memory://n"}]}))
+    response = await proxy("api", "reload", method="POST", body=b"")
+    assert response.code == 200
+    assert [s["name"] for s in body_json(response)] == ["New"]
+    assert (await proxy("api", "ls", "Local")).code == 404
+
+
+@pytest.mark.parametrize("proxy_config", [{"allow_reload": True}])
+async def test_posted_config_replaces_sources_atomically(proxy):
+    await proxy("files", "Scratch", "keep.txt", method="PUT", body=b"kept")
+    bad = await proxy(
+        "api", "config", method="PUT", body=b"sources: [{name: Only, path: memory://o}, {name: x}]"
+    )
+    assert bad.code == 400
+    assert "'path' must be a non-empty string" in body_json(bad)["message"]
+    assert (await proxy("files", "Scratch", "keep.txt")).body == b"kept"
+
+    good = await proxy(
+        "api", "config", method="PUT", body=b'{"sources": [{"name": "Only", "path": "memory://o"}]}'
+    )
+    assert good.code == 200
+    assert [s["name"] for s in body_json(await proxy("api", "sources"))] == ["Only"]
+
+
+async def test_openapi_document_describes_every_route(proxy, jp_base_url):
+    document = body_json(await proxy("api", "openapi.json"))
+    assert document["openapi"].startswith("3.")
+    assert document["servers"] == [{"url": f"{jp_base_url}fsspec-proxy"}]
+    from jupyter_fsspec_proxy.handlers import routes
+
+    served = {pattern.removeprefix("fsspec-proxy").replace("(.+)", "{path}") for pattern, *_ in routes}
+    assert served == set(document["paths"])
