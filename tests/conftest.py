@@ -74,7 +74,19 @@ def sources(local_root, readonly_root, s3_endpoint, s3_prefix) -> list[dict]:
         {"name": "Readonly", "path": str(readonly_root), "readonly": True},
         {"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)},
         {"name": "Broken", "path": "nosuchprotocol://x", "kwargs": {"token": SECRET}},
+        {"name": "S3Down", "path": f"s3://{s3_prefix}", "kwargs": dead_s3_kwargs()},
     ]
+
+
+def dead_s3_kwargs() -> dict:
+    """Credentials for an S3 endpoint where nothing listens: every call fails fast."""
+    return {
+        "key": ACCESS_KEY,
+        "secret": SECRET,
+        "endpoint_url": f"http://127.0.0.1:{free_port()}",
+        "retries": 1,
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    }
 
 
 @pytest.fixture
@@ -92,9 +104,18 @@ def config_file(tmp_path: Path, sources: list[dict]) -> Path:
 
 
 @pytest.fixture
-def jp_server_config(config_file, proxy_config):
+def authorizer_class() -> type | None:
+    """Replace to run a test under another jupyter_server Authorizer."""
+    return None
+
+
+@pytest.fixture
+def jp_server_config(config_file, proxy_config, authorizer_class):
+    server = {"jpserver_extensions": {"jupyter_fsspec_proxy": True}}
+    if authorizer_class is not None:
+        server["authorizer_class"] = authorizer_class
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_fsspec_proxy": True}},
+        "ServerApp": server,
         "FsspecProxy": {"config_file": str(config_file), **proxy_config},
     }
 

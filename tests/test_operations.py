@@ -117,7 +117,7 @@ async def test_sources_listing_shows_availability_and_no_kwargs(proxy):
     response = await proxy("api", "sources")
     listing = body_json(response)
     by_name = {source["name"]: source for source in listing}
-    assert set(by_name) == {"Scratch", "Local", "Readonly", "S3", "Broken"}
+    assert set(by_name) == {"Scratch", "Local", "Readonly", "S3", "Broken", "S3Down"}
     assert by_name["S3"] == {
         "name": "S3",
         "protocol": "s3",

@@ -1,0 +1,249 @@
+"""Confinement, secrets, authentication, XSRF and CORS."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import ACCESS_KEY, SECRET, body_json
+from jupyter_server.auth import Authorizer
+
+from jupyter_fsspec_proxy.auth import AUTH_RESOURCE
+
+OUTSIDE = "sentinel outside the root"
+
+TRAVERSALS = [
+    "..",
+    "../outside.txt",
+    "a/../../outside.txt",
+    "%2e%2e/outside.txt",
+    "%2E%2E/outside.txt",
+    ".%2e/outside.txt",
+    "%252e%252e/outside.txt",
+    "%25252e%25252e/outside.txt",
+    "..%2foutside.txt",
+    "..%252foutside.txt",
+    "%2e%2e%2foutside.txt",
+    "..%5coutside.txt",
+    "..\\outside.txt",
+    "%5c..%5coutside.txt",
+    "%c0%ae%c0%ae/outside.txt",
+    "%c0%2e%c0%2e/outside.txt",
+    "%e0%80%ae%e0%80%ae/outside.txt",
+    "/etc/passwd",
+    "%2fetc%2fpasswd",
+    "//etc/passwd",
+    "a//b",
+    "./outside.txt",
+    "a/./b",
+    "outside.txt%00",
+    "outside.txt%00.png",
+    "%00",
+    "C:%5cWindows",
+    "passwd-link",
+    "dir-link/outside.txt",
+]
+ROUTES = [
+    ("GET", "files"),
+    ("HEAD", "files"),
+    ("PUT", "files"),
+    ("DELETE", "files"),
+    ("GET", "api/ls"),
+    ("GET", "api/info"),
+    ("POST", "api/mkdir"),
+]
+
+
+@pytest.fixture
+def links(local_root):
+    os.symlink(local_root.parent / "outside.txt", local_root / "passwd-link")
+    os.symlink(local_root.parent, local_root / "dir-link")
+
+
+def outside_state(local_root) -> list:
+    parent = local_root.parent
+    return sorted((p.name, p.stat().st_size) for p in parent.iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("payload", TRAVERSALS)
+async def test_traversal_never_reaches_outside_the_root(raw, local_root, links, payload):
+    before = outside_state(local_root)
+    for method, route in ROUTES:
+        body = b"overwritten" if method in ("PUT", "POST") else None
+        response = await raw(f"{route}/Local/{payload}", method=method, body=body)
+        assert response.code in (400, 403, 404), (method, route, response.code)
+        assert OUTSIDE.encode() not in (response.body or b"")
+        assert b"root:" not in (response.body or b"")
+    assert outside_state(local_root) == before
+    assert (local_root.parent / "outside.txt").read_text() == OUTSIDE
+
+
+async def test_dot_dot_semicolon_is_an_ordinary_name_inside_the_root(raw, local_root):
+    assert (await raw("files/Local/..;/outside.txt", method="PUT", body=b"in")).code == 201
+    assert (local_root / "..;" / "outside.txt").read_bytes() == b"in"
+    assert (local_root.parent / "outside.txt").read_text() == OUTSIDE
+
+
+async def test_symlinks_inside_the_root_still_work(proxy, local_root):
+    (local_root / "real.txt").write_text("inside")
+    os.symlink(local_root / "real.txt", local_root / "alias.txt")
+    assert (await proxy("files", "Local", "alias.txt")).body == b"inside"
+
+
+async def test_secrets_never_leave_the_server(proxy, server_logs):
+    exchanges = [
+        await proxy("files", "S3", "s.txt", method="PUT", body=b"data"),
+        await proxy("files", "S3", "s.txt"),
+        await proxy("files", "S3", "missing.txt"),
+        await proxy("api", "ls", "S3"),
+        await proxy("api", "info", "S3", "nope"),
+        await proxy("api", "sources"),
+        await proxy("api", "ls", "Broken"),
+        await proxy("api", "ls", "S3Down"),
+        await proxy("files", "S3Down", "x.txt"),
+        await proxy("files", "S3Down", "x.txt", method="PUT", body=b"x"),
+        await proxy(
+            "api", "ranges", method="POST", body=json.dumps({"ranges": [{"path": "S3Down/x"}]})
+        ),
+    ]
+    failed = exchanges[7]
+    assert failed.code == 502
+    assert body_json(failed)["message"].startswith("Storage backend failed:")
+    for response in exchanges:
+        text = (response.body or b"").decode() + str(dict(response.headers))
+        assert SECRET not in text
+        assert ACCESS_KEY not in text
+    assert server_logs.lines
+    for line in server_logs.lines:
+        assert SECRET not in line
+        assert ACCESS_KEY not in line
+
+
+async def test_requests_without_valid_credentials_are_refused(raw, local_root):
+    assert (await raw("api/sources", auth=False)).code == 403
+    wrong = {"Authorization": "token not-the-token"}
+    assert (await raw("api/sources", auth=False, headers=wrong)).code == 403
+    refused = await raw("files/Local/new.txt", auth=False, method="PUT", body=b"x", headers=wrong)
+    assert refused.code == 403
+    assert not (local_root / "new.txt").exists()
+
+
+def cookie_header(response) -> str:
+    return "; ".join(c.split(";")[0] for c in response.headers.get_list("Set-Cookie"))
+
+
+async def test_cookie_writes_need_the_xsrf_token(raw, jp_serverapp, local_root):
+    token = jp_serverapp.identity_provider.token
+    login = await raw(f"api/xsrf?token={token}", auth=False)
+    cookie, xsrf = cookie_header(login), body_json(login)["xsrf_token"]
+
+    read = await raw("api/sources", auth=False, headers={"Cookie": cookie})
+    assert read.code == 200
+    forged = await raw(
+        "files/Local/a.txt", auth=False, method="PUT", body=b"x", headers={"Cookie": cookie}
+    )
+    assert forged.code == 403
+    assert not (local_root / "a.txt").exists()
+    allowed = await raw(
+        "files/Local/a.txt",
+        auth=False,
+        method="PUT",
+        body=b"x",
+        headers={"Cookie": cookie, "X-XSRFToken": xsrf},
+    )
+    assert allowed.code == 201
+    assert (local_root / "a.txt").read_bytes() == b"x"
+
+
+PREFLIGHT = {
+    "Origin": "http://elsewhere.test:9999",
+    "Access-Control-Request-Method": "PUT",
+    "Access-Control-Request-Headers": "authorization",
+    "Access-Control-Request-Private-Network": "true",
+}
+
+
+async def test_other_origins_get_no_cors_grant(raw):
+    preflight = await raw("files/Scratch/x", auth=False, method="OPTIONS", headers=PREFLIGHT)
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Private-Network" not in preflight.headers
+    actual = await raw("api/sources", headers={"Origin": PREFLIGHT["Origin"]})
+    assert actual.code == 404
+    assert "Access-Control-Allow-Origin" not in actual.headers
+
+
+@pytest.mark.parametrize("proxy_config", [{"allowed_origins": ["http://elsewhere.test:9999"]}])
+async def test_configured_origins_are_granted(raw):
+    preflight = await raw("files/Scratch/x", auth=False, method="OPTIONS", headers=PREFLIGHT)
+    assert preflight.code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == PREFLIGHT["Origin"]
+    assert "PUT" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Private-Network" not in preflight.headers  # 'private' mode only
+    actual = await raw("api/sources", headers={"Origin": PREFLIGHT["Origin"]})
+    assert actual.code == 200
+    assert actual.headers["Access-Control-Allow-Origin"] == PREFLIGHT["Origin"]
+    assert actual.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Origin" in actual.headers["Vary"]
+
+
+@pytest.mark.parametrize("proxy_config", [{"allowed_origins": ["*"]}])
+async def test_any_origin_never_comes_with_credentials(raw):
+    actual = await raw("api/sources", headers={"Origin": "http://any.test"})
+    assert actual.headers["Access-Control-Allow-Origin"] == "http://any.test"
+    assert "Access-Control-Allow-Credentials" not in actual.headers
+
+
+class RecordingAuthorizer(Authorizer):
+    """Allows everything and remembers what was asked."""
+
+    asked: list[tuple[str, str]] = []
+
+    def is_authorized(self, handler, user, action, resource):
+        self.asked.append((action, resource))
+        return True
+
+
+class DenyingAuthorizer(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return False
+
+
+EVERY_ROUTE = [
+    ("GET", "api", None, "read"),
+    ("GET", "api/sources", None, "read"),
+    ("GET", "api/xsrf", None, "read"),
+    ("GET", "api/openapi.json", None, "read"),
+    ("GET", "api/ls/Scratch", None, "read"),
+    ("GET", "api/info/Scratch/f", None, "read"),
+    ("GET", "api/exists/Scratch/f", None, "read"),
+    ("POST", "api/ranges", b'{"ranges": [{"path": "Scratch/f"}]}', "read"),
+    ("GET", "files/Scratch/f", None, "read"),
+    ("HEAD", "files/Scratch/f", None, "read"),
+    ("PUT", "files/Scratch/g", b"x", "write"),
+    ("POST", "api/mkdir/Scratch/d", b"", "write"),
+    ("POST", "api/copy/Scratch/f", b'{"destination": "c"}', "write"),
+    ("POST", "api/move/Scratch/c", b'{"destination": "m"}', "write"),
+    ("DELETE", "files/Scratch/m", None, "write"),
+    ("POST", "api/reload", b"", "write"),
+    ("PUT", "api/config", b"sources: []", "write"),
+]
+
+
+@pytest.mark.parametrize("authorizer_class", [RecordingAuthorizer])
+async def test_every_handler_authorizes_the_proxy_resource(raw, proxy):
+    await proxy("files", "Scratch", "f", method="PUT", body=b"data")
+    for method, path, body, action in EVERY_ROUTE:
+        RecordingAuthorizer.asked.clear()
+        await raw(path, method=method, body=body)
+        assert RecordingAuthorizer.asked, path
+        assert set(RecordingAuthorizer.asked) == {(action, AUTH_RESOURCE)}, (method, path)
+
+
+@pytest.mark.parametrize("authorizer_class", [DenyingAuthorizer])
+async def test_denied_users_get_403_everywhere(raw, local_root):
+    for method, path, body, _ in EVERY_ROUTE:
+        response = await raw(path.replace("Scratch", "Local"), method=method, body=body)
+        assert response.code == 403, (method, path)
+    assert list(local_root.iterdir()) == []
