@@ -113,5 +113,7 @@ async def test_openapi_document_describes_every_route(proxy, jp_base_url):
     assert document["servers"] == [{"url": f"{jp_base_url}fsspec-proxy"}]
     from jupyter_fsspec_proxy.handlers import routes
 
-    served = {pattern.removeprefix("fsspec-proxy").replace("(.+)", "{path}") for pattern, *_ in routes}
+    served = {
+        pattern.removeprefix("fsspec-proxy").replace("(.+)", "{path}") for pattern, *_ in routes
+    }
     assert served == set(document["paths"])

@@ -45,7 +45,9 @@ async def test_upload_then_download_round_trips(proxy, source):
     ],
 )
 @pytest.mark.parametrize("source", ["Local", "S3"])
-async def test_single_ranges_follow_rfc_9110(proxy, source, header, status, expected, content_range):
+async def test_single_ranges_follow_rfc_9110(
+    proxy, source, header, status, expected, content_range
+):
     await put(proxy, source, "r.bin", DATA)
     response = await proxy("files", source, "r.bin", headers={"Range": header})
     assert response.code == status
@@ -102,7 +104,9 @@ async def test_conditional_uploads(proxy):
     assert again.code == 412
     stale = await put(proxy, "Scratch", "once.txt", b"3", headers={"If-Match": '"stale"'})
     assert stale.code == 412
-    fresh = await put(proxy, "Scratch", "once.txt", b"4", headers={"If-Match": first.headers["ETag"]})
+    fresh = await put(
+        proxy, "Scratch", "once.txt", b"4", headers={"If-Match": first.headers["ETag"]}
+    )
     assert fresh.code == 201
     assert (await proxy("files", "Scratch", "once.txt")).body == b"4"
 

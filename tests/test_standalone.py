@@ -1,0 +1,188 @@
+"""``jupyter fsspec-proxy [run|dev|private]`` as a real subprocess."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+from conftest import free_port
+
+TOKEN = "standalone-test-token"
+ORIGIN = "http://127.0.0.1:9"
+PREFLIGHT = {
+    "Origin": ORIGIN,
+    "Access-Control-Request-Method": "PUT",
+    "Access-Control-Request-Private-Network": "true",
+}
+
+
+class Proxy:
+    """A running standalone proxy and a keep-alive connection to it."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        self.connection.request(method, f"/fsspec-proxy/{path}", body=body, headers=headers or {})
+        response = self.connection.getresponse()
+        return response, response.read()
+
+
+@contextmanager
+def standalone(tmp_path: Path, *args: str) -> Iterator[Proxy]:
+    port = free_port()
+    config = tmp_path / "proxy.yaml"
+    if not config.exists():
+        local = tmp_path / "data"
+        local.mkdir(exist_ok=True)
+        config.write_text(yaml.safe_dump({"sources": [{"name": "Local", "path": str(local)}]}))
+    log = tmp_path / f"server-{port}.log"
+    env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "jupyter_fsspec_proxy", *args, f"--port={port}"]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"server exited: {log.read_text()}")
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield Proxy(process, port, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_run_mode_needs_the_token_and_grants_no_origin(tmp_path):
+    with standalone(tmp_path, "run", f"--IdentityProvider.token={TOKEN}") as proxy:
+        auth = {"Authorization": f"token {TOKEN}"}
+        assert proxy.request("GET", "api/sources")[0].status == 403
+        response, body = proxy.request("GET", "api/sources", headers=auth)
+        assert response.status == 200
+        assert [s["name"] for s in json.loads(body)] == ["Local"]
+        assert json.loads(proxy.request("GET", "api", headers=auth)[1])["mode"] == "run"
+        proxy.connection.request("GET", "/api/kernels", headers=auth)
+        kernels = proxy.connection.getresponse()
+        kernels.read()
+        assert kernels.status == 403  # the standalone proxy runs no code
+        response, _ = proxy.request("OPTIONS", "files/Local/x", headers=PREFLIGHT)
+        assert response.getheader("Access-Control-Allow-Origin") is None
+
+
+def test_run_mode_with_an_allowed_origin(tmp_path):
+    args = ("run", f"--IdentityProvider.token={TOKEN}", f"--FsspecProxy.allowed_origins={ORIGIN}")
+    with standalone(tmp_path, *args) as proxy:
+        response, _ = proxy.request("OPTIONS", "files/Local/x", headers=PREFLIGHT)
+        assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
+        assert response.getheader("Access-Control-Allow-Private-Network") is None
+
+
+@pytest.mark.parametrize("mode", ["dev", "private"])
+def test_unsecured_modes(tmp_path, mode):
+    with standalone(tmp_path, mode) as proxy:
+        response, body = proxy.request("PUT", "files/Local/a.bin", body=b"0123456789")
+        assert response.status == 201
+        response, body = proxy.request("GET", "files/Local/a.bin", headers={"Range": "bytes=2-4"})
+        assert (response.status, body) == (206, b"234")
+        response, _ = proxy.request("OPTIONS", "files/Local/a.bin", headers=PREFLIGHT)
+        assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
+        assert response.getheader("Access-Control-Allow-Credentials") is None
+        private = response.getheader("Access-Control-Allow-Private-Network")
+        assert private == ("true" if mode == "private" else None)
+        log = proxy.log.read_text()
+        assert "NO AUTHENTICATION" in log
+        assert "GET /fsspec-proxy/files/Local/a.bin [bytes=2-4] -> 206" in log
+
+
+def test_dev_mode_refuses_to_listen_beyond_loopback(tmp_path):
+    command = [sys.executable, "-m", "jupyter_fsspec_proxy", "dev", "--ip=0.0.0.0"]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode != 0
+    assert "only listens on loopback" in done.stdout + done.stderr
+
+
+def test_dev_mode_rereads_the_config_file(tmp_path):
+    with standalone(tmp_path, "dev") as proxy:
+        config = tmp_path / "proxy.yaml"
+        config.write_text(yaml.safe_dump({"sources": [{"name": "Fresh", "path": "memory://f"}]}))
+        deadline = time.monotonic() + 10
+        names: list[str] = []
+        while time.monotonic() < deadline and names != ["Fresh"]:
+            time.sleep(0.3)
+            names = [s["name"] for s in json.loads(proxy.request("GET", "api/sources")[1])]
+        assert names == ["Fresh"]
+
+
+class PeakRSS:
+    """Samples a process's resident memory in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.baseline) / 2**20
+
+
+GIB = 2**30
+BLOCK = 2**20
+
+
+def test_one_gib_streams_both_ways_in_bounded_memory(tmp_path):
+    with standalone(tmp_path, "dev") as proxy:
+        blocks = (bytes([n % 251]) * BLOCK for n in range(GIB // BLOCK))
+        proxy.request("GET", "api")  # warm up before the baseline
+        with PeakRSS(proxy.process.pid) as upload_rss:
+            response, body = proxy.request(
+                "PUT", "files/Local/big.bin", body=blocks, headers={"Content-Length": str(GIB)}
+            )
+        assert response.status == 201, body
+        assert (tmp_path / "data" / "big.bin").stat().st_size == GIB
+
+        with PeakRSS(proxy.process.pid) as download_rss:
+            proxy.connection.request("GET", "/fsspec-proxy/files/Local/big.bin")
+            response = proxy.connection.getresponse()
+            received = 0
+            while chunk := response.read(BLOCK):
+                assert chunk[:1] == bytes([(received // BLOCK) % 251])
+                received += len(chunk)
+        assert received == GIB
+        print(
+            f"RSS growth: upload {upload_rss.growth_mib:.1f} MiB, "
+            f"download {download_rss.growth_mib:.1f} MiB"
+        )
+        assert upload_rss.growth_mib < 64
+        assert download_rss.growth_mib < 64
