@@ -24,6 +24,9 @@ from .errors import translate
 class Backend:
     """Base class: subclasses decide where an fsspec method runs."""
 
+    #: False where reads run directly on the loop: a timer could never fire.
+    reads_can_wait = True
+
     def __init__(self, fs: AbstractFileSystem, timeout: float, secrets: Iterable[str]) -> None:
         self.fs = fs
         self.timeout = timeout
@@ -41,9 +44,10 @@ class Backend:
         """Run ``fs.<method>(*args, **kwargs)`` with the timeout and error translation."""
         return await self._guard(self._run(method, *args, **kwargs))
 
-    async def _guard(self, awaitable: Any) -> Any:
+    async def _guard(self, awaitable: Any, timed: bool = True) -> Any:
+        """Await with the timeout (unless ``timed`` is off) and translate errors."""
         try:
-            return await asyncio.wait_for(awaitable, self.timeout)
+            return await asyncio.wait_for(awaitable, self.timeout if timed else None)
         except Exception as exc:
             raise translate(exc, self.secrets) from None
 
@@ -54,12 +58,13 @@ class Backend:
         self, path: str, start: int, end: int | None, chunk: int
     ) -> AsyncIterator[bytes]:
         """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None)."""
-        handle = await self._guard(self._open_reader(path))
+        timed = self.reads_can_wait
+        handle = await self._guard(self._open_reader(path), timed)
         try:
             pos = start
             while end is None or pos < end:
                 want = chunk if end is None else min(chunk, end - pos)
-                data = await self._guard(self._read_at(handle, pos, want))
+                data = await self._guard(self._read_at(handle, pos, want), timed)
                 if data:
                     yield data
                 if len(data) < want:
@@ -139,10 +144,15 @@ class LocalBackend(ThreadedBackend):
 
     _DIRECT = frozenset({"info", "exists", "isdir", "isfile", "modified"})
 
-    async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    reads_can_wait = False
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method in self._DIRECT:
-            return getattr(self.fs, method)(*args, **kwargs)
-        return await super()._run(method, *args, **kwargs)
+            return await self._guard(self._direct(method, *args, **kwargs), timed=False)
+        return await super().call(method, *args, **kwargs)
+
+    async def _direct(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.fs, method)(*args, **kwargs)
 
     async def _open_reader(self, path: str) -> BinaryIO:
         return open(path, "rb")

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run lint, the docs build and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet -e ".[test,docs]"
+
+ruff check .
+ruff format --check .
+python -m sphinx -W -q -b html docs docs/_build/html
+python -m pytest "$@"
