@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -186,3 +187,35 @@ def test_one_gib_streams_both_ways_in_bounded_memory(tmp_path):
         )
         assert upload_rss.growth_mib < 64
         assert download_rss.growth_mib < 64
+
+
+def test_interrupted_upload_leaves_nothing_behind(tmp_path):
+    with standalone(tmp_path, "dev") as proxy:
+        data = tmp_path / "data"
+        (data / "keep.bin").write_bytes(b"old version")
+        for target in ("new.bin", "keep.bin"):
+            sock = socket.create_connection(("127.0.0.1", proxy.port))
+            head = f"PUT /fsspec-proxy/files/Local/{target} HTTP/1.1\r\nHost: x\r\n"
+            sock.sendall(f"{head}Content-Length: {10 * BLOCK}\r\n\r\n".encode() + b"x" * BLOCK)
+            time.sleep(0.3)
+            sock.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(list(data.iterdir())) > 1:
+            time.sleep(0.1)
+        assert [p.name for p in data.iterdir()] == ["keep.bin"]
+        assert (data / "keep.bin").read_bytes() == b"old version"
+
+
+def test_fsspec_http_filesystem_reads_file_urls(tmp_path):
+    import fsspec
+
+    with standalone(tmp_path, "dev") as proxy:
+        payload = bytes(range(256)) * 1000
+        proxy.request("PUT", "files/Local/table.bin", body=payload)
+        url = f"http://127.0.0.1:{proxy.port}/fsspec-proxy/files/Local/table.bin"
+        fs = fsspec.filesystem("http", skip_instance_cache=True)
+        assert fs.info(url)["size"] == len(payload)
+        with fs.open(url, "rb", block_size=4096) as f:
+            f.seek(100_000)
+            assert f.read(50) == payload[100_000:100_050]
+        assert fs.cat_file(url, start=10, end=20) == payload[10:20]

@@ -1,0 +1,28 @@
+"""The package as installed: enabled in Jupyter Server, a `jupyter fsspec-proxy` command."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def test_extension_is_enabled_by_installing_it():
+    listing = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    line = next(line for line in output.splitlines() if "jupyter_fsspec_proxy" in line)
+    assert "enabled" in line
+    assert "jupyter_fsspec_proxy 0.1.0 OK" in output
+
+
+def test_jupyter_subcommand_exists():
+    helped = subprocess.run(
+        ["jupyter", "fsspec-proxy", "--help-all"], capture_output=True, text=True, timeout=120
+    )
+    assert helped.returncode == 0
+    assert "FsspecProxy.allowed_origins" in helped.stdout
