@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e ".[test,docs]"
+# The client is tested as users get it: the wheel built from lite_client/.
+rm -rf dist/client
+python -m build --wheel --outdir dist/client lite_client > /dev/null
+python -m pip install --quiet --force-reinstall --no-deps dist/client/fsspec_proxy_client-*.whl
 
 ruff check .
 ruff format --check .

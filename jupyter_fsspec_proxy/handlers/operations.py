@@ -54,8 +54,6 @@ class MkdirHandler(ProxyHandler):
     @authorized
     async def post(self, path: str) -> None:
         source, relpath, full = self.locate(path, write=True)
-        if not relpath:
-            raise HTTPError(400, "The source root already exists")
         parents = self.bool_argument("parents", True)
         exist_ok = self.bool_argument("exist_ok", True)
         if await source.backend.call("exists", full):
@@ -65,7 +63,8 @@ class MkdirHandler(ProxyHandler):
             await source.backend.call("makedirs", full, exist_ok=True)
         else:
             await source.backend.call("mkdir", full, create_parents=False)
-        self.write_json({"name": f"{source.name}/{relpath}", "type": "directory"}, status=201)
+        name = f"{source.name}/{relpath}".rstrip("/")
+        self.write_json({"name": name, "type": "directory"}, status=201)
 
 
 class TransferHandler(ProxyHandler):

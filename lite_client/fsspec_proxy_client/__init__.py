@@ -1,0 +1,15 @@
+"""fsspec filesystem for jupyter-fsspec-proxy."""
+
+from __future__ import annotations
+
+import fsspec
+
+from .errors import ProxyError
+from .filesystem import ProxyFileSystem
+
+__version__ = "0.1.0"
+__all__ = ["ProxyError", "ProxyFileSystem"]
+
+# The entry point registers the protocol when fsspec is imported after this
+# package is installed; registering here covers fsspec imported before that.
+fsspec.register_implementation("proxy", ProxyFileSystem, clobber=True)

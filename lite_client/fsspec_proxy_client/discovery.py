@@ -1,0 +1,54 @@
+"""Finding the proxy: explicit arguments, then the environment, then the browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+MARKER = "/fsspec-proxy/"
+
+
+def find_proxy(url: str | None, token: str | None) -> tuple[str, str | None]:
+    """The proxy's base URL (ending in ``fsspec-proxy/``) and the token, if any."""
+    url = url or os.environ.get("FSSPEC_PROXY_URL")
+    token = token or os.environ.get("FSSPEC_PROXY_TOKEN")
+    if not url and sys.platform == "emscripten":
+        url = _from_browser()
+    if not url:
+        raise ValueError(
+            "No proxy to talk to: pass url=..., or set FSSPEC_PROXY_URL "
+            "(e.g. http://127.0.0.1:8000/fsspec-proxy/)"
+        )
+    return _normalize(url), token
+
+
+def _normalize(url: str) -> str:
+    url = url.rstrip("/") + "/"
+    return url if url.endswith(MARKER) else url + MARKER.lstrip("/")
+
+
+def _from_browser() -> str:
+    """The Jupyter session this code runs in: a URL below ``fsspec-proxy/`` (a
+    JupyterLite site or app served by the proxy), else the page's Jupyter config,
+    else the origin's root."""
+    import js
+
+    href = str(js.location.href)
+    if MARKER in href:
+        return href[: href.index(MARKER) + len(MARKER)]
+    base_url = _page_base_url(js)
+    return str(js.location.origin) + (base_url or "/")
+
+
+def _page_base_url(js) -> str | None:
+    document = getattr(js, "document", None)
+    if document is None:
+        return None
+    element = document.getElementById("jupyter-config-data")
+    if element is None:
+        return None
+    try:
+        return json.loads(element.textContent).get("baseUrl")
+    except ValueError:
+        return None

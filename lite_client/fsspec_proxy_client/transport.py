@@ -1,0 +1,73 @@
+"""The request seam: one small interface, one implementation per runtime."""
+
+from __future__ import annotations
+
+import http.client
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+from urllib.parse import urlsplit
+
+Body = bytes | IO[bytes] | None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+
+class Transport(Protocol):
+    def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response: ...
+
+
+def default_transport() -> Transport:
+    """The standard library on CPython; synchronous XHR in Pyodide."""
+    if sys.platform == "emscripten":
+        from .transport_xhr import XHRTransport
+
+        return XHRTransport()
+    return HTTPTransport()
+
+
+class HTTPTransport:
+    """``http.client`` with one keep-alive connection per host and thread."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, timeout: float = 300.0) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        pool = self._local.__dict__.setdefault("pool", {})
+        key = (scheme, netloc)
+        if key not in pool:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            pool[key] = kind(netloc, timeout=self.timeout, blocksize=self.BLOCK)
+        return pool[key]
+
+    def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response:
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        replayable = body is None or isinstance(body, bytes)
+        for attempt in (1, 2):
+            conn = self._connection(parts.scheme, parts.netloc)
+            try:
+                conn.request(method, target, body=body, headers=headers or {})
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()  # a kept-alive connection the server had closed
+                if attempt == 2 or not replayable:
+                    raise
+                continue
+            names = {name.lower(): value for name, value in response.getheaders()}
+            return Response(response.status, data, names)
+        raise AssertionError("unreachable")

@@ -1,0 +1,64 @@
+"""Synchronous XHR for Pyodide, in a web worker or on a page's main thread."""
+
+from __future__ import annotations
+
+from .transport import Body, Response
+
+
+def in_worker() -> bool:
+    """True in any web worker: decided by the global scope, not by ``document``."""
+    import js
+
+    scope = getattr(js, "WorkerGlobalScope", None)
+    return scope is not None and bool(js.eval("self instanceof WorkerGlobalScope"))
+
+
+class XHRTransport:
+    """Workers get an ``arraybuffer``; a main thread cannot set ``responseType``
+    on a synchronous request, so there the body arrives as x-user-defined text
+    whose characters carry one byte each in their low eight bits."""
+
+    def __init__(self) -> None:
+        from js import XMLHttpRequest
+
+        self._xhr = XMLHttpRequest
+        self.worker = in_worker()
+
+    def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response:
+        from pyodide.ffi import to_js
+
+        xhr = self._xhr.new()
+        xhr.open(method, url, False)
+        if self.worker:
+            xhr.responseType = "arraybuffer"
+        else:
+            xhr.overrideMimeType("text/plain; charset=x-user-defined")
+        for name, value in (headers or {}).items():
+            xhr.setRequestHeader(name, value)
+        if body is None:
+            xhr.send()
+        else:
+            data = body if isinstance(body, bytes) else body.read()
+            xhr.send(to_js(memoryview(data)))
+        return Response(xhr.status, self._body(xhr), _parse_headers(xhr.getAllResponseHeaders()))
+
+    def _body(self, xhr) -> bytes:
+        if self.worker:
+            return bytes(xhr.response.to_py()) if xhr.response else b""
+        return decode_user_defined(xhr.responseText)
+
+
+def decode_user_defined(text: str) -> bytes:
+    """Bytes from x-user-defined text: the low byte of each UTF-16 code unit."""
+    return text.encode("utf-16-le")[::2]
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    headers = {}
+    for line in raw.strip().split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers

@@ -1,0 +1,193 @@
+"""fsspec-proxy-client on CPython against a real Jupyter server with the extension.
+
+The client is synchronous and the test server runs on the test's event loop,
+so each scenario runs in a thread while the loop serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from pathlib import Path
+
+import fsspec
+import fsspec_proxy_client
+import pytest
+from fsspec.callbacks import Callback
+from fsspec_proxy_client import ProxyError, ProxyFileSystem
+from fsspec_proxy_client.transport_xhr import decode_user_defined
+
+WRITABLE = ["Scratch", "Local", "S3"]
+
+
+@pytest.fixture
+def proxy_url(http_server, jp_http_port, jp_base_url) -> str:
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}fsspec-proxy/"
+
+
+@pytest.fixture
+def remote(jp_serverapp, proxy_url) -> ProxyFileSystem:
+    token = jp_serverapp.identity_provider.token
+    return ProxyFileSystem(url=proxy_url, token=token, skip_instance_cache=True)
+
+
+def test_client_is_the_installed_pure_python_wheel():
+    root = Path(__file__).parents[1]
+    wheels = [p.name for p in (root / "dist" / "client").glob("*.whl")]
+    assert wheels == [f"fsspec_proxy_client-{fsspec_proxy_client.__version__}-py3-none-any.whl"]
+    assert "site-packages" in fsspec_proxy_client.__file__
+    assert fsspec.get_filesystem_class("proxy") is ProxyFileSystem
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_every_method_round_trips(remote, source, tmp_path):
+    def scenario():
+        data = bytes(range(256)) * 100
+        remote.pipe_file(f"{source}/d/a.bin", data)
+        assert remote.cat_file(f"{source}/d/a.bin") == data
+        assert remote.cat_file(f"proxy://{source}/d/a.bin", start=10, end=20) == data[10:20]
+        assert remote.cat_file(f"{source}/d/a.bin", start=-5) == data[-5:]
+        assert remote.cat_file(f"{source}/d/a.bin", start=25_600) == b""
+
+        assert remote.ls(f"{source}/d", detail=False) == [f"{source}/d/a.bin"]
+        [entry] = remote.ls(f"{source}/d")
+        assert (entry["name"], entry["type"], entry["size"]) == (
+            f"{source}/d/a.bin",
+            "file",
+            25_600,
+        )
+        assert remote.info(f"{source}/d")["type"] == "directory"
+        assert remote.exists(f"{source}/d/a.bin")
+        assert not remote.exists(f"{source}/d/nope")
+        assert remote.ukey(f"{source}/d/a.bin") == entry["etag"]
+        assert isinstance(remote.checksum(f"{source}/d/a.bin"), int)
+
+        with remote.open(f"{source}/d/a.bin", "rb", block_size=1024) as f:
+            f.seek(1000)
+            assert f.read(100) == data[1000:1100]
+        with remote.open(f"{source}/d/t.txt", "w") as f:
+            f.write("text " * 1000)
+        assert remote.cat(f"{source}/d/t.txt") == b"text " * 1000
+
+        results = remote.cat_ranges(
+            [f"{source}/d/a.bin", f"{source}/d/t.txt", f"{source}/d/missing"],
+            [0, 5, 0],
+            [4, 9, 1],
+        )
+        assert results[:2] == [data[:4], b"text"]
+        assert isinstance(results[2], FileNotFoundError)
+
+        remote.cp_file(f"{source}/d/a.bin", f"{source}/e/copy.bin")
+        remote.mv(f"{source}/d/t.txt", f"{source}/e/moved.txt")
+        assert sorted(remote.ls(f"{source}/e", detail=False)) == [
+            f"{source}/e/copy.bin",
+            f"{source}/e/moved.txt",
+        ]
+        local = tmp_path / "down.bin"
+        remote.get_file(f"{source}/e/copy.bin", str(local))
+        assert local.read_bytes() == data
+        remote.put_file(str(local), f"{source}/f/up.bin")
+        assert remote.cat(f"{source}/f/up.bin") == data
+
+        remote.rm(f"{source}/e", recursive=True)
+        assert not remote.exists(f"{source}/e/copy.bin")
+        remote.rm_file(f"{source}/f/up.bin")
+        assert not remote.exists(f"{source}/f/up.bin")
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_sources_mkdir_and_cross_source_copy(remote):
+    def scenario():
+        assert {s["name"] for s in remote.sources()} >= {"Scratch", "Local", "S3", "Readonly"}
+        assert "Scratch" in remote.ls("", detail=False)
+        remote.makedirs("Local/x/y", exist_ok=True)
+        remote.mkdir("Local/x/y/z")
+        assert remote.isdir("Local/x/y/z")
+        remote.pipe_file("Scratch/cross.txt", b"across")
+        remote.cp_file("Scratch/cross.txt", "S3/cross.txt")
+        assert remote.cat("S3/cross.txt") == b"across"
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_errors_map_to_python_exceptions(remote):
+    def scenario():
+        with pytest.raises(FileNotFoundError, match="No such file|not found|nope"):
+            remote.cat_file("Local/nope.txt")
+        with pytest.raises(PermissionError, match="readonly"):
+            remote.pipe_file("Readonly/x.txt", b"x")
+        with pytest.raises(ValueError, match="'\\.\\.'"):
+            remote.cat_file("Local/../outside.txt")
+        with pytest.raises(ProxyError) as raised:
+            remote.ls("Broken")
+        assert raised.value.status == 503
+        with pytest.raises(FileNotFoundError):
+            remote.cat_ranges(["Local/nope"], [0], [1], on_error="raise")
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_fsspec_open_with_the_environment(jp_serverapp, proxy_url, monkeypatch):
+    monkeypatch.setenv("FSSPEC_PROXY_URL", proxy_url)
+    monkeypatch.setenv("FSSPEC_PROXY_TOKEN", jp_serverapp.identity_provider.token)
+
+    def scenario():
+        with fsspec.open("proxy://Scratch/hello.txt", "w") as f:
+            f.write("hi")
+        with fsspec.open("proxy://Scratch/hello.txt") as f:
+            assert f.read() == b"hi"
+
+    await asyncio.to_thread(scenario)
+
+
+class Progress(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates = 0
+
+    def call(self, *args, **kwargs) -> None:
+        self.updates += 1
+
+
+MiB = 1 << 20
+
+
+async def test_256_mib_put_and_get_in_bounded_client_memory(remote, tmp_path: Path):
+    source = tmp_path / "source.bin"
+    with source.open("wb") as out:
+        for n in range(256):
+            out.write(bytes([n]) * MiB)
+
+    def scenario():
+        tracemalloc.start()
+        try:
+            up, down = Progress(), Progress()
+            remote.put_file(str(source), "Local/big.bin", callback=up)
+            _, put_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            remote.get_file("Local/big.bin", str(tmp_path / "back.bin"), callback=down)
+            _, get_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return put_peak, get_peak, up, down
+
+    put_peak, get_peak, up, down = await asyncio.to_thread(scenario)
+    assert (tmp_path / "back.bin").stat().st_size == 256 * MiB
+    with source.open("rb") as a, (tmp_path / "back.bin").open("rb") as b:
+        while block := a.read(16 * MiB):
+            assert block == b.read(16 * MiB)
+    assert up.value == down.value == 256 * MiB
+    assert up.updates > 100 and down.updates >= 32
+    # Client and server share this process: both must stay far below the file size.
+    assert put_peak < 64 * MiB, put_peak / MiB
+    assert get_peak < 64 * MiB, get_peak / MiB
+
+
+def test_main_thread_xhr_bodies_decode_fast():
+    data = bytes(range(256)) * 4096  # 1 MiB
+    as_user_defined = "".join(chr(b) if b < 0x80 else chr(0xF700 + b) for b in data)
+    start = time.perf_counter()
+    assert decode_user_defined(as_user_defined) == data
+    assert time.perf_counter() - start < 0.1
