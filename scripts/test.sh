@@ -3,12 +3,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Browser tests: Debian's Chromium (Playwright drives it; it never downloads one)
+# and the npm packages that the pages load from this machine.
+if ! command -v chromium > /dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --silent
+
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e ".[test,docs]"
 # The client is tested as users get it: the wheel built from lite_client/.
 rm -rf dist/client
 python -m build --wheel --outdir dist/client lite_client > /dev/null
 python -m pip install --quiet --force-reinstall --no-deps dist/client/fsspec_proxy_client-*.whl
+# Pyodide loads fsspec by URL: the same pure-Python wheel as the server's.
+rm -rf dist/wheels
+python -m pip download --quiet --no-deps --only-binary=:all: -d dist/wheels \
+  "fsspec==$(python -c 'import fsspec; print(fsspec.__version__)')"
 
 ruff check .
 ruff format --check .

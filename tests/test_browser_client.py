@@ -1,0 +1,77 @@
+"""fsspec-proxy-client in Pyodide, in real headless Chromium, against a real Jupyter server.
+
+The pages, Pyodide (from npm) and the wheels are served by the same Jupyter
+server as the proxy; the test fails if the page requests any other origin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser_harness import HERE, build_site, chromium
+
+ROOT = HERE.parent
+SCENARIO = (HERE / "browser" / "scenario.py").read_text()
+
+
+def wheels() -> list[Path]:
+    found = sorted((ROOT / "dist" / "client").glob("*.whl"))
+    found += sorted((ROOT / "dist" / "wheels").glob("fsspec-*.whl"))
+    if len(found) != 2:
+        pytest.fail("run scripts/test.sh: it builds the client wheel and fetches fsspec's")
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site") / "harness", wheels())
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    return "/"
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config, site):
+    jp_server_config["ServerApp"]["extra_static_paths"] = [str(site.parent)]
+    return jp_server_config
+
+
+@pytest.mark.parametrize("where", ["worker", "main"])
+async def test_client_scenario_in_pyodide(
+    where, jp_serverapp, http_server, jp_http_port, jp_fetch, site
+):
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    token = jp_serverapp.identity_provider.token
+    wheel_urls = [f"{origin}/static/harness/wheels/{w.name}" for w in wheels()]
+    if where == "worker":  # zero configuration: the session's cookie and XSRF token
+        settings = {"folder": where, "kwargs": {}}
+    else:
+        settings = {"folder": where, "kwargs": {"url": f"{origin}/fsspec-proxy/", "token": token}}
+
+    async with chromium() as browser:
+        page = await browser.context.new_page()
+        await page.goto(f"{origin}/fsspec-proxy/api?token={token}")  # logs in: sets the cookie
+        await page.goto(f"{origin}/static/harness/page.html")
+        await page.wait_for_function("window.harnessReady === true")
+        runner = "runInWorker" if where == "worker" else "runOnMainThread"
+        raw = await page.evaluate(
+            f"([code, settings, wheels]) => window.{runner}(code, settings, wheels)",
+            [SCENARIO, settings, wheel_urls],
+        )
+        assert browser.outside(origin) == [], browser.outside(origin)
+
+    report = json.loads(raw)
+    assert report["worker"] is (where == "worker")
+    assert report["transport"] == "XHRTransport"
+    assert report["url"] == f"{origin}/fsspec-proxy/"
+    assert report["whole"] and report["seek_read"] and report["ranges"]
+    assert report["range"] == list(range(232, 242))  # bytes 1000..1009 of range(256) * n
+    assert report["text"] == "written from pyodide"
+    assert report["listing"] == [f"Scratch/{where}/data.bin", f"Scratch/{where}/note.txt"]
+    assert report["after_rm"] == [f"Scratch/{where}/kept.txt", f"Scratch/{where}/note.txt"]
+    arrived = await jp_fetch("fsspec-proxy", "files", "Scratch", where, "kept.txt")
+    assert arrived.body == b"arrived"
