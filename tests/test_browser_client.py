@@ -71,6 +71,10 @@ async def test_client_scenario_in_pyodide(
     assert report["whole"] and report["seek_read"] and report["ranges"]
     assert report["range"] == list(range(232, 242))  # bytes 1000..1009 of range(256) * n
     assert report["text"] == "written from pyodide"
+    assert report["mib_seconds"] < 0.1  # 1 MiB, decoded from x-user-defined on the main thread
+    assert report["async_transport"] == "FetchTransport"
+    assert report["async_pending"] and report["async_whole"]
+    assert f"Scratch/{where}/async.txt" in report["async_ls"]
     assert report["listing"] == [f"Scratch/{where}/data.bin", f"Scratch/{where}/note.txt"]
     assert report["after_rm"] == [f"Scratch/{where}/kept.txt", f"Scratch/{where}/note.txt"]
     arrived = await jp_fetch("fsspec-proxy", "files", "Scratch", where, "kept.txt")

@@ -15,7 +15,7 @@ import fsspec
 import fsspec_proxy_client
 import pytest
 from fsspec.callbacks import Callback
-from fsspec_proxy_client import ProxyError, ProxyFileSystem
+from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSystem
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
 WRITABLE = ["Scratch", "Local", "S3"]
@@ -140,6 +140,24 @@ async def test_fsspec_open_with_the_environment(jp_serverapp, proxy_url, monkeyp
             assert f.read() == b"hi"
 
     await asyncio.to_thread(scenario)
+
+
+async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
+    token = jp_serverapp.identity_provider.token
+    afs = fsspec.filesystem(
+        "proxy", asynchronous=True, url=proxy_url, token=token, skip_instance_cache=True
+    )
+    assert isinstance(afs, AsyncProxyFileSystem)
+    await afs._pipe_file("Local/async/a.bin", b"0123456789")
+    assert await afs._cat_file("Local/async/a.bin", start=2, end=5) == b"234"
+    assert await afs._ls("Local/async", detail=False) == ["Local/async/a.bin"]
+    assert await afs._cat_ranges(["Local/async/a.bin"], [0], [2]) == [b"01"]
+    await afs._mv("Local/async/a.bin", "Local/async/b.bin")
+    assert await afs._exists("Local/async/b.bin")
+    with pytest.raises(FileNotFoundError):
+        await afs._info("Local/async/a.bin")
+    await afs._rm("Local/async", recursive=True)
+    assert not await afs._exists("Local/async")
 
 
 class Progress(Callback):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import fsspec
 
 from .errors import ProxyError
-from .filesystem import ProxyFileSystem
+from .filesystem import AsyncProxyFileSystem, ProxyFileSystem
 
 __version__ = "0.1.0"
-__all__ = ["ProxyError", "ProxyFileSystem"]
+__all__ = ["AsyncProxyFileSystem", "ProxyError", "ProxyFileSystem"]
 
 # The entry point registers the protocol when fsspec is imported after this
 # package is installed; registering here covers fsspec imported before that.

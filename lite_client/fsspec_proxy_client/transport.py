@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import sys
 import threading
@@ -32,6 +33,27 @@ def default_transport() -> Transport:
 
         return XHRTransport()
     return HTTPTransport()
+
+
+def default_async_transport():
+    """``fetch`` in Pyodide; the blocking transport in a worker thread on CPython."""
+    if sys.platform == "emscripten":
+        from .transport_fetch import FetchTransport
+
+        return FetchTransport()
+    return ThreadedTransport(HTTPTransport())
+
+
+class ThreadedTransport:
+    """Awaits a blocking transport by running each request in a thread."""
+
+    def __init__(self, blocking: Transport) -> None:
+        self.blocking = blocking
+
+    async def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response:
+        return await asyncio.to_thread(self.blocking.request, method, url, headers, body)
 
 
 class HTTPTransport:

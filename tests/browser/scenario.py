@@ -1,8 +1,9 @@
 # Runs inside Pyodide: write, read, ranges, ls, rm through fsspec-proxy-client.
+import asyncio
 import json
+import time
 
 import fsspec
-
 from fsspec_proxy_client.transport_xhr import in_worker
 
 settings = json.loads(settings_json)  # noqa: F821 - set by the harness
@@ -23,6 +24,21 @@ report = {
     "text": fs.cat(f"{folder}/note.txt").decode(),
     "listing": sorted(fs.ls(folder, detail=False)),
 }
+start = time.perf_counter()
+fs.cat_file(f"{folder}/data.bin")
+report["mib_seconds"] = time.perf_counter() - start
+
+# The non-blocking path: fetch, so the page keeps running during the request.
+afs = fsspec.filesystem("proxy", asynchronous=True, skip_instance_cache=True, **settings["kwargs"])
+pending = asyncio.ensure_future(afs._cat_file(f"{folder}/data.bin"))
+await asyncio.sleep(0)  # noqa: F704 - the harness runs this with top-level await
+report["async_pending"] = not pending.done()
+report["async_whole"] = (await pending) == data  # noqa: F704
+report["async_transport"] = type(afs.transport).__name__
+await afs._pipe_file(f"{folder}/async.txt", b"async")  # noqa: F704
+report["async_ls"] = sorted(await afs._ls(folder, detail=False))  # noqa: F704
+await afs._rm(f"{folder}/async.txt")  # noqa: F704
+
 with fs.open(f"{folder}/data.bin", "rb", block_size=65536) as f:
     f.seek(500_000)
     report["seek_read"] = f.read(4) == data[500_000:500_004]

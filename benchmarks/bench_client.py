@@ -1,0 +1,174 @@
+"""Client benchmark: fsspec-proxy-client on CPython and in Pyodide (worker, main thread).
+
+    bash scripts/test.sh -k nothing   # once: builds the wheels and installs Chromium and Pyodide
+    python benchmarks/bench_client.py
+
+Starts the standalone proxy (run mode, token) serving a 64 MiB file and the
+browser harness, then measures, in one run, 4 KiB random range reads per
+second and a whole 64 MiB read: with the client on CPython beside
+``http.client``, and with the client in Pyodide beside the browser's own
+``fetch`` of the same bytes in the same context. Saves
+benchmarks/results/client.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from bench_server import free_port, serve  # noqa: E402
+from browser_harness import build_site, chromium  # noqa: E402
+from fsspec_proxy_client import ProxyFileSystem  # noqa: E402
+
+MiB = 1 << 20
+SIZE = 64 * MiB
+RANGES = 500
+TOKEN = "benchmark-token"
+
+PYODIDE_BENCH = """
+import json, random
+import fsspec, js
+from pyodide.ffi import to_js
+
+settings = json.loads(settings_json)
+fs = fsspec.filesystem(
+    "proxy", skip_instance_cache=True, url=settings["url"], token=settings["token"]
+)
+path, size, n = "Bench/big.bin", settings["size"], settings["ranges"]
+url = fs.url + "files/" + path
+offsets = [random.Random(1).randrange(0, size - 4096) for _ in range(n)]
+now = lambda: js.performance.now() / 1000
+
+def fetch_options(extra):
+    headers = {"Authorization": "token " + settings["token"], **extra}
+    return to_js({"headers": headers}, dict_converter=js.Object.fromEntries)
+
+start = now()
+for offset in offsets:
+    assert len(fs.cat_file(path, offset, offset + 4096)) == 4096
+client_ranges = n / (now() - start)
+start = now()
+for offset in offsets:
+    response = await js.fetch(url, fetch_options({"Range": f"bytes={offset}-{offset + 4095}"}))
+    assert (await response.arrayBuffer()).byteLength == 4096
+fetch_ranges = n / (now() - start)
+start = now()
+assert len(fs.cat_file(path)) == size
+client_whole = size / 2**20 / (now() - start)
+start = now()
+body = await (await js.fetch(url, fetch_options({}))).arrayBuffer()
+assert body.byteLength == size
+fetch_whole = size / 2**20 / (now() - start)
+json.dumps({"client_ranges": client_ranges, "fetch_ranges": fetch_ranges,
+            "client_whole": client_whole, "fetch_whole": fetch_whole})
+"""
+
+
+def cpython(port: int) -> dict[str, float]:
+    fs = ProxyFileSystem(url=f"http://127.0.0.1:{port}/fsspec-proxy/", token=TOKEN)
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    path, target = "Bench/big.bin", "/fsspec-proxy/files/Bench/big.bin"
+    auth = {"Authorization": f"token {TOKEN}"}
+    offsets = [random.Random(1).randrange(0, SIZE - 4096) for _ in range(RANGES)]
+
+    def raw(headers: dict) -> int:
+        conn.request("GET", target, headers={**auth, **headers})
+        return len(conn.getresponse().read())
+
+    start = time.perf_counter()
+    for offset in offsets:
+        fs.cat_file(path, offset, offset + 4096)
+    client_ranges = RANGES / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for offset in offsets:
+        raw({"Range": f"bytes={offset}-{offset + 4095}"})
+    raw_ranges = RANGES / (time.perf_counter() - start)
+    start = time.perf_counter()
+    assert len(fs.cat_file(path)) == SIZE
+    client_whole = SIZE / MiB / (time.perf_counter() - start)
+    start = time.perf_counter()
+    assert raw({}) == SIZE
+    raw_whole = SIZE / MiB / (time.perf_counter() - start)
+    return {
+        "client_ranges": client_ranges,
+        "fetch_ranges": raw_ranges,
+        "client_whole": client_whole,
+        "fetch_whole": raw_whole,
+    }
+
+
+async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
+    wheels = [f"{origin}/static/harness/wheels/{w.name}" for w in sorted(site.glob("wheels/*"))]
+    settings = {"url": f"{origin}/fsspec-proxy/", "token": TOKEN, "size": SIZE, "ranges": RANGES}
+    results = {}
+    async with chromium() as browser:
+        page = await browser.context.new_page()
+        await page.goto(f"{origin}/static/harness/page.html")
+        await page.wait_for_function("window.harnessReady === true")
+        for name, runner in (
+            ("Pyodide worker", "runInWorker"),
+            ("Pyodide main", "runOnMainThread"),
+        ):
+            raw = await page.evaluate(
+                f"([code, settings, wheels]) => window.{runner}(code, settings, wheels)",
+                [PYODIDE_BENCH, settings, wheels],
+            )
+            results[name] = json.loads(raw)
+        assert browser.outside(origin) == []
+    return results
+
+
+def main() -> None:
+    root = HERE.parent
+    wheels = sorted((root / "dist" / "client").glob("*.whl"))
+    wheels += sorted((root / "dist" / "wheels").glob("fsspec-*.whl"))
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        (data / "big.bin").write_bytes(os.urandom(SIZE))
+        site = build_site(Path(tmp) / "static" / "harness", wheels)
+        config = Path(tmp) / "proxy.yaml"
+        config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(data)}]}))
+        port = free_port()
+        env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": tmp}
+        command = [
+            *(sys.executable, "-m", "jupyter_fsspec_proxy", "run", f"--port={port}"),
+            f"--IdentityProvider.token={TOKEN}",
+            "--ServerApp.log_level=WARN",
+            f"--ServerApp.extra_static_paths={site.parent}",
+        ]
+        with serve(command, port, env):
+            results = {"CPython": cpython(port)}
+            results.update(asyncio.run(pyodide(f"http://127.0.0.1:{port}", site)))
+
+    print(
+        f"{'client':<16} {'4 KiB reads/s':>14} {'baseline':>9} {'ratio':>6} "
+        f"{'64 MiB MB/s':>12} {'baseline':>9} {'ratio':>6}"
+    )
+    for name, row in results.items():
+        print(
+            f"{name:<16} {row['client_ranges']:>14.0f} {row['fetch_ranges']:>9.0f} "
+            f"{row['client_ranges'] / row['fetch_ranges']:>6.2f} {row['client_whole']:>12.0f} "
+            f"{row['fetch_whole']:>9.0f} {row['client_whole'] / row['fetch_whole']:>6.2f}"
+        )
+    print("baseline: http.client on CPython, the browser's fetch() in Pyodide")
+    out = HERE / "results" / "client.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()

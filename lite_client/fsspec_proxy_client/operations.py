@@ -1,0 +1,284 @@
+"""The proxy's operations, written once as generators free of I/O.
+
+Each operation yields :class:`Request` objects and receives :class:`Response`
+objects; :meth:`Operations.drive` runs them over a blocking transport and
+:meth:`Operations.adrive` over an awaitable one, so the synchronous and the
+asynchronous filesystem share every line of protocol logic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote, urlencode
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
+from .discovery import find_proxy
+from .errors import error_for
+from .frames import parse_frames
+from .transport import Body, Response
+
+MiB = 1 << 20
+OK = (200, 201, 204, 206)
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Body = None
+
+
+Op = Generator[Request, Response, Any]
+
+
+def strip_protocol(path: str) -> str:
+    return path.removeprefix("proxy://").strip("/")
+
+
+class Operations:
+    """Protocol logic shared by both filesystems; paths are already stripped."""
+
+    transfer_block = 8 * MiB
+
+    def setup(self, url: str | None, token: str | None) -> None:
+        self.url, self.token = find_proxy(url, token)
+        self._xsrf: str | None = None
+
+    # -- drivers --------------------------------------------------------------
+
+    def drive(self, op: Op) -> Any:
+        try:
+            request = next(op)
+            while True:
+                request = op.send(self.transport.request(*_args(request)))
+        except StopIteration as done:
+            return done.value
+
+    async def adrive(self, op: Op) -> Any:
+        try:
+            request = next(op)
+            while True:
+                request = op.send(await self.transport.request(*_args(request)))
+        except StopIteration as done:
+            return done.value
+
+    # -- requests -------------------------------------------------------------
+
+    def route(self, route: str, path: str = "", **query: Any) -> str:
+        url = self.url + route + ("/" + quote(path) if path else "")
+        params = {k: str(v).lower() for k, v in query.items() if v is not None}
+        return url + ("?" + urlencode(params) if params else "")
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        path: str = "",
+        body: Body = None,
+        headers: dict[str, str] | None = None,
+        write: bool | None = None,
+        ok: tuple[int, ...] = OK,
+    ) -> Op:
+        """One request, with the session's credentials; raises for error answers."""
+        write = method not in ("GET", "HEAD") if write is None else write
+        auth: dict[str, str] = {}
+        if self.token:
+            auth = {"Authorization": f"token {self.token}"}
+        elif write:  # a cookie session: writes carry its XSRF token
+            if self._xsrf is None:
+                answer = yield from self.call("GET", self.route("api/xsrf"), write=False)
+                self._xsrf = json.loads(answer.body)["xsrf_token"]
+            auth = {"X-XSRFToken": self._xsrf}
+        response = yield Request(method, url, {**auth, **(headers or {})}, body)
+        if response.status not in ok:
+            raise error_for(response.status, response.body, path)
+        return response
+
+    def call_json(self, method: str, url: str, path: str = "", body: Any = None) -> Op:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        response = yield from self.call(method, url, path, data, headers)
+        return json.loads(response.body)
+
+    # -- operations -----------------------------------------------------------
+
+    def sources_op(self) -> Op:
+        return (yield from self.call_json("GET", self.route("api/sources")))
+
+    def ls_op(self, path: str, detail: bool = True, **kwargs: Any) -> Op:
+        path = strip_protocol(path)
+        if not path:
+            sources = yield from self.sources_op()
+            entries = [{**s, "type": "directory", "size": 0} for s in sources]
+            return entries if detail else [entry["name"] for entry in entries]
+        return (yield from self.call_json("GET", self.route("api/ls", path, detail=detail), path))
+
+    def info_op(self, path: str, **kwargs: Any) -> Op:
+        path = strip_protocol(path)
+        if not path:
+            return {"name": "", "type": "directory", "size": 0}
+        return (yield from self.call_json("GET", self.route("api/info", path), path))
+
+    def exists_op(self, path: str, **kwargs: Any) -> Op:
+        path = strip_protocol(path)
+        if not path:
+            return True
+        try:
+            answer = yield from self.call_json("GET", self.route("api/exists", path), path)
+        except (FileNotFoundError, ValueError):
+            return False
+        return answer["exists"]
+
+    def cat_file_op(
+        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+    ) -> Op:
+        path = strip_protocol(path)
+        if (start is not None and start < 0) or (end is not None and end < 0):
+            size = (yield from self.info_op(path))["size"]
+            start = None if start is None else max(size + start, 0) if start < 0 else start
+            end = None if end is None else max(size + end, 0) if end < 0 else end
+        start = start or 0
+        if end is not None and end <= start:
+            return b""
+        headers = {}
+        if start or end is not None:
+            headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        url = self.route("files", path)
+        response = yield from self.call("GET", url, path, headers=headers, ok=(200, 206, 416))
+        if response.status == 416:
+            return b""
+        if response.status == 200 and headers:  # a server that ignored the range
+            return response.body[start:end]
+        return response.body
+
+    def cat_ranges_op(
+        self,
+        paths: list[str],
+        starts: Any,
+        ends: Any,
+        max_gap: int | None = None,
+        on_error: str = "return",
+        **kwargs: Any,
+    ) -> Op:
+        """All ranges in one round trip through ``api/ranges``."""
+        paths = [strip_protocol(path) for path in paths]
+        count = len(paths)
+        starts = starts if isinstance(starts, list) else [starts] * count
+        ends = ends if isinstance(ends, list) else [ends] * count
+        if not len(starts) == len(ends) == count:
+            raise ValueError("paths, starts and ends must have the same length")
+        items = [
+            {"path": p, "start": s, "end": e} for p, s, e in zip(paths, starts, ends, strict=True)
+        ]
+        body = json.dumps({"ranges": items}).encode()
+        headers = {"Content-Type": "application/json"}
+        url = self.route("api/ranges")
+        response = yield from self.call("POST", url, body=body, headers=headers, write=True)
+        results = parse_frames(response.body, count, paths)
+        if on_error == "raise":
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+        return results
+
+    def pipe_file_op(self, path: str, value: bytes, **kwargs: Any) -> Op:
+        path = strip_protocol(path)
+        yield from self.call("PUT", self.route("files", path), path, body=bytes(value))
+
+    def upload_op(self, path: str, source: IO[bytes], callback: Callback = DEFAULT_CALLBACK) -> Op:
+        """One streamed PUT of an open local file, reporting progress as it is read."""
+        size = os.fstat(source.fileno()).st_size
+        callback.set_size(size)
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        body = _ProgressReader(source, callback)
+        yield from self.call("PUT", self.route("files", path), path, body=body, headers=headers)
+
+    def put_file_op(
+        self, lpath: str, rpath: str, callback: Callback = DEFAULT_CALLBACK, **kwargs: Any
+    ) -> Op:
+        """Upload a local file as one streamed request."""
+        if os.path.isdir(lpath):
+            yield from self.makedirs_op(rpath, exist_ok=True)
+            return
+        with open(lpath, "rb") as local:
+            yield from self.upload_op(strip_protocol(rpath), local, callback)
+
+    def get_file_op(
+        self, rpath: str, lpath: str, callback: Callback = DEFAULT_CALLBACK, **kwargs: Any
+    ) -> Op:
+        """Download in ``transfer_block`` ranges, so memory stays bounded."""
+        info = yield from self.info_op(rpath)
+        if info["type"] == "directory":
+            os.makedirs(lpath, exist_ok=True)
+            return
+        callback.set_size(info["size"])
+        with open(lpath, "wb") as out:
+            for offset in range(0, info["size"], self.transfer_block):
+                end = min(offset + self.transfer_block, info["size"])
+                block = yield from self.cat_file_op(rpath, offset, end)
+                out.write(block)
+                callback.relative_update(len(block))
+
+    def mkdir_op(self, path: str, create_parents: bool = True, **kwargs: Any) -> Op:
+        yield from self._mkdir_request(strip_protocol(path), parents=create_parents)
+
+    def makedirs_op(self, path: str, exist_ok: bool = False) -> Op:
+        yield from self._mkdir_request(strip_protocol(path), parents=True, exist_ok=exist_ok)
+
+    def _mkdir_request(self, path: str, **query: Any) -> Op:
+        if path:  # a source root always exists
+            yield from self.call("POST", self.route("api/mkdir", path, **query), path, b"")
+
+    def rm_op(self, path: str | list[str], recursive: bool = False, **kwargs: Any) -> Op:
+        for one in [path] if isinstance(path, str) else path:
+            one = strip_protocol(one)
+            yield from self.call("DELETE", self.route("files", one, recursive=recursive), one)
+
+    def rm_file_op(self, path: str) -> Op:
+        yield from self.rm_op(path)
+
+    def cp_file_op(self, path1: str, path2: str, **kwargs: Any) -> Op:
+        yield from self._transfer_op("copy", path1, path2, False)
+
+    def mv_op(self, path1: str, path2: str, recursive: bool = False, **kwargs: Any) -> Op:
+        yield from self._transfer_op("move", path1, path2, recursive)
+
+    def _transfer_op(self, operation: str, path1: str, path2: str, recursive: bool) -> Op:
+        """On the server within a source; across sources, through this client."""
+        path1, path2 = strip_protocol(path1), strip_protocol(path2)
+        source1, _, _ = path1.partition("/")
+        source2, _, rest2 = path2.partition("/")
+        if source1 == source2:
+            body = {"destination": rest2, "recursive": recursive}
+            yield from self.call_json("POST", self.route(f"api/{operation}", path1), path1, body)
+            return
+        yield from self.cross_source_copy(path1, path2)
+        if operation == "move":
+            yield from self.rm_op(path1, recursive=recursive)
+
+    def cross_source_copy(self, path1: str, path2: str) -> Op:
+        """Read whole, then write (the blocking filesystem streams instead)."""
+        data = yield from self.cat_file_op(path1)
+        yield from self.pipe_file_op(path2, data)
+
+
+def _args(request: Request) -> tuple:
+    return request.method, request.url, request.headers, request.body
+
+
+class _ProgressReader:
+    """A file-like body that reports progress as it is read."""
+
+    def __init__(self, source: IO[bytes], callback: Callback) -> None:
+        self.source, self.callback = source, callback
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.callback.relative_update(len(data))
+        return data
