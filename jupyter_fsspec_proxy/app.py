@@ -20,6 +20,7 @@ from .config import (
     parse_yaml,
 )
 from .handlers import routes
+from .handlers.site import SiteHandler
 from .sources import SourceRegistry
 
 MODES = ("run", "dev", "private")
@@ -81,6 +82,13 @@ class FsspecProxy(ExtensionApp):
         help="""Origins (scheme://host:port) allowed to call the proxy cross-origin.
         '*' allows any origin, without credentials.""",
     )
+    lite_dir = Unicode(
+        "",
+        config=True,
+        help="""A built JupyterLite site (`jupyter lite build --output-dir ...`) to
+        serve at {base_url}fsspec-proxy/lite/, so its kernels share this
+        server's origin, login and proxy.""",
+    )
     chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
     max_upload_size = Int(
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
@@ -114,6 +122,9 @@ class FsspecProxy(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes)
+        if self.lite_dir:
+            site = {"path": self.lite_dir, "default_filename": "index.html"}
+            self.handlers.append(("fsspec-proxy/lite/(.*)", SiteHandler, site))
 
     @property
     def config_path(self) -> str | None:

@@ -1,0 +1,60 @@
+"""``client/``: the matching client wheel and a package index for it (PEP 503/691)."""
+
+from __future__ import annotations
+
+import json
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import HTTPError
+
+from ..client_wheel import PROJECT, ClientWheel, client_wheel
+from .base import ProxyHandler
+
+JSON_INDEX = "application/vnd.pypi.simple.v1+json"
+
+
+def _wheel() -> ClientWheel:
+    wheel = client_wheel()
+    if wheel is None:
+        raise HTTPError(404, "This installation was built without the client wheel")
+    return wheel
+
+
+class ClientWheelHandler(ProxyHandler):
+    """``GET client/<wheel>``: the wheel itself."""
+
+    @authorized
+    async def get(self, name: str) -> None:
+        wheel = _wheel()
+        if name != wheel.name:
+            raise HTTPError(404, "No wheel %r here; this server has %r", name, wheel.name)
+        self.set_header("Content-Disposition", f'attachment; filename="{wheel.name}"')
+        self.finish(wheel.path.read_bytes(), set_content_type="application/octet-stream")
+
+
+class SimpleIndexHandler(ProxyHandler):
+    """``GET client/simple/`` and ``client/simple/fsspec-proxy-client/``: an index
+    with one project and one file, as HTML or, when asked for, PEP 691 JSON."""
+
+    @authorized
+    async def get(self, project: str | None = None) -> None:
+        if project not in (None, PROJECT):
+            raise HTTPError(404, "This index has only %r", PROJECT)
+        wheel = _wheel()
+        as_json = JSON_INDEX in self.request.headers.get("Accept", "")
+        if project is None:
+            body = (
+                json.dumps({"meta": {"api-version": "1.0"}, "projects": [{"name": PROJECT}]})
+                if as_json
+                else f'<!DOCTYPE html><html><body><a href="{PROJECT}/">{PROJECT}</a></body></html>'
+            )
+        else:
+            url = f"../../{wheel.name}"
+            file = {"filename": wheel.name, "url": url, "hashes": {"sha256": wheel.sha256}}
+            body = (
+                json.dumps({"meta": {"api-version": "1.0"}, "name": PROJECT, "files": [file]})
+                if as_json
+                else "<!DOCTYPE html><html><body>"
+                f'<a href="{url}#sha256={wheel.sha256}">{wheel.name}</a></body></html>'
+            )
+        self.finish(body, set_content_type=JSON_INDEX if as_json else "text/html")
