@@ -20,6 +20,7 @@ from .config import (
     parse_yaml,
 )
 from .handlers import routes
+from .handlers.service import NotFoundHandler
 from .handlers.site import SiteHandler
 from .sources import SourceRegistry
 
@@ -125,6 +126,7 @@ class FsspecProxy(ExtensionApp):
         if self.lite_dir:
             site = {"path": self.lite_dir, "default_filename": "index.html"}
             self.handlers.append(("fsspec-proxy/lite/(.*)", SiteHandler, site))
+        self.handlers.append(("fsspec-proxy/.*", NotFoundHandler))  # last: the rest
 
     @property
     def config_path(self) -> str | None:

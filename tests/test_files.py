@@ -128,6 +128,13 @@ async def test_missing_file_and_source_are_404(proxy):
     assert "Nope" in body_json(nosource)["message"]
 
 
+async def test_unknown_routes_are_json_404(proxy, raw):
+    for path in ("client/0", "nothing/here", "api/unknown"):
+        response = await raw(path)
+        assert response.code == 404, path
+        assert body_json(response)["error"] == "NotFound"
+
+
 async def test_reading_a_directory_is_400(proxy):
     await put(proxy, "Local", "d/f.txt", b"x")
     response = await proxy("files", "Local", "d")

@@ -80,3 +80,10 @@ class OpenAPIHandler(ProxyHandler):
         document = yaml.safe_load(files(__package__).parent.joinpath("openapi.yaml").read_text())
         document["servers"] = [{"url": url_path_join(self.base_url, "fsspec-proxy")}]
         self.write_json(document)
+
+
+class NotFoundHandler(ProxyHandler):
+    """Any other URL below ``fsspec-proxy/``: a JSON 404, like every other error."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404, "No such route: %s", self.request.path)
