@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError, stream_request_body
 
@@ -151,8 +152,8 @@ class FileHandler(ProxyHandler):
         self.upload = StagedUpload(source.backend, full)
 
     async def _is_authorized(self, user: object, action: str) -> bool:
-        result = self.authorizer.is_authorized(self, user, action, self.auth_resource)
-        return bool(await result if hasattr(result, "__await__") else result)
+        allowed = self.authorizer.is_authorized(self, user, action, self.auth_resource)
+        return bool(await ensure_async(allowed))
 
     async def _check_write_preconditions(self, source, full: str) -> None:
         headers = self.request.headers

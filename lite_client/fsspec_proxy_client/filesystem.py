@@ -12,7 +12,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from .operations import Op, Operations, strip_protocol
-from .transport import Transport, default_async_transport, default_transport
+from .transport import default_async_transport, default_transport
 
 # Public fsspec methods, each run by one operation of the same name + "_op".
 METHODS = (
@@ -49,28 +49,12 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
     ``asynchronous=True`` gives an :class:`AsyncProxyFileSystem` instead.
     """
 
-    protocol = "proxy"
-    root_marker = ""
+    make_transport = staticmethod(default_transport)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("asynchronous"):
             return AsyncProxyFileSystem(*args, **kwargs)
         return super().__new__(cls)
-
-    def __init__(
-        self,
-        url: str | None = None,
-        token: str | None = None,
-        transport: Transport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.setup(url, token)
-        self.transport = transport or default_transport()
-
-    @classmethod
-    def _strip_protocol(cls, path: str) -> str:
-        return strip_protocol(path)
 
     def sources(self) -> list[dict[str, Any]]:
         """The proxy's sources: name, protocol, readonly, available, reason."""
@@ -118,23 +102,7 @@ class AsyncProxyFileSystem(Operations, AsyncFileSystem):
     """The same operations as coroutines (``await fs._ls(...)``), over ``fetch``
     in Pyodide: a page's main thread keeps running while requests are in flight."""
 
-    protocol = "proxy"
-    root_marker = ""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        token: str | None = None,
-        transport: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.setup(url, token)
-        self.transport = transport or default_async_transport()
-
-    @classmethod
-    def _strip_protocol(cls, path: str) -> str:
-        return strip_protocol(path)
+    make_transport = staticmethod(default_async_transport)
 
     async def _sources(self) -> list[dict[str, Any]]:
         return await self.adrive(self.sources_op())

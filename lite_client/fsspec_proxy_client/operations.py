@@ -42,13 +42,27 @@ def strip_protocol(path: str) -> str:
 
 
 class Operations:
-    """Protocol logic shared by both filesystems; paths are already stripped."""
+    """Protocol logic shared by both filesystems, mixed in before fsspec's base class."""
 
+    protocol = "proxy"
+    root_marker = ""
     transfer_block = 8 * MiB
 
-    def setup(self, url: str | None, token: str | None) -> None:
+    @staticmethod
+    def make_transport() -> Any:
+        raise NotImplementedError
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, transport: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
         self.url, self.token = find_proxy(url, token)
+        self.transport = transport or self.make_transport()
         self._xsrf: str | None = None
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return strip_protocol(path)
 
     # -- drivers --------------------------------------------------------------
 
