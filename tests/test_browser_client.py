@@ -72,7 +72,8 @@ async def test_client_scenario_in_pyodide(
     assert report["range"] == list(range(232, 242))  # bytes 1000..1009 of range(256) * n
     assert report["text"] == "written from pyodide"
     assert report["mib_seconds"] < 0.1  # 1 MiB, decoded from x-user-defined on the main thread
-    assert report["async_transport"] == "FetchTransport"
+    assert report["async_transport"] == "AsyncXHRTransport"
+    assert report["upload_progress"] == [len(b"\0" * 2**20)] * 2 and report["uploaded"]
     assert report["async_pending"] and report["async_whole"]
     assert f"Scratch/{where}/async.txt" in report["async_ls"]
     assert report["listing"] == [f"Scratch/{where}/data.bin", f"Scratch/{where}/note.txt"]

@@ -20,7 +20,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from .discovery import find_proxy
 from .errors import error_for
 from .frames import parse_frames
-from .transport import Body, Response
+from .transport import Body, ProgressReader, Response
 
 MiB = 1 << 20
 OK = (200, 201, 204, 206)
@@ -210,7 +210,7 @@ class Operations:
         size = os.fstat(source.fileno()).st_size
         callback.set_size(size)
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
-        body = _ProgressReader(source, callback)
+        body = ProgressReader(source, callback)
         yield from self.call("PUT", self.route("files", path), path, body=body, headers=headers)
 
     def put_file_op(
@@ -284,15 +284,3 @@ class Operations:
 
 def _args(request: Request) -> tuple:
     return request.method, request.url, request.headers, request.body
-
-
-class _ProgressReader:
-    """A file-like body that reports progress as it is read."""
-
-    def __init__(self, source: IO[bytes], callback: Callback) -> None:
-        self.source, self.callback = source, callback
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.source.read(size)
-        self.callback.relative_update(len(data))
-        return data

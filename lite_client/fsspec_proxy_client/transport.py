@@ -7,10 +7,27 @@ import http.client
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
-Body = bytes | IO[bytes] | None
+
+class ProgressReader:
+    """An upload body that reports progress to an fsspec ``Callback`` as it is read.
+
+    A transport that sends the body whole may read ``source`` directly and
+    report the browser's own progress events to ``callback`` instead.
+    """
+
+    def __init__(self, source: IO[bytes], callback: Any) -> None:
+        self.source, self.callback = source, callback
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.callback.relative_update(len(data))
+        return data
+
+
+Body = bytes | IO[bytes] | ProgressReader | None
 
 
 @dataclass
@@ -36,11 +53,11 @@ def default_transport() -> Transport:
 
 
 def default_async_transport():
-    """``fetch`` in Pyodide; the blocking transport in a worker thread on CPython."""
+    """Asynchronous XHR in Pyodide; the blocking transport in a thread on CPython."""
     if sys.platform == "emscripten":
-        from .transport_fetch import FetchTransport
+        from .transport_xhr_async import AsyncXHRTransport
 
-        return FetchTransport()
+        return AsyncXHRTransport()
     return ThreadedTransport(HTTPTransport())
 
 

@@ -42,7 +42,7 @@ class XHRTransport:
         else:
             data = body if isinstance(body, bytes) else body.read()
             xhr.send(to_js(memoryview(data)))
-        return Response(xhr.status, self._body(xhr), _parse_headers(xhr.getAllResponseHeaders()))
+        return Response(xhr.status, self._body(xhr), parse_headers(xhr.getAllResponseHeaders()))
 
     def _body(self, xhr) -> bytes:
         if self.worker:
@@ -55,7 +55,7 @@ def decode_user_defined(text: str) -> bytes:
     return text.encode("utf-16-le")[::2]
 
 
-def _parse_headers(raw: str) -> dict[str, str]:
+def parse_headers(raw: str) -> dict[str, str]:
     headers = {}
     for line in raw.strip().split("\r\n"):
         name, sep, value = line.partition(":")

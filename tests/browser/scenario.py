@@ -4,6 +4,7 @@ import json
 import time
 
 import fsspec
+from fsspec.callbacks import Callback
 from fsspec_proxy_client.transport_xhr import in_worker
 
 settings = json.loads(settings_json)  # noqa: F821 - set by the harness
@@ -38,6 +39,13 @@ report["async_transport"] = type(afs.transport).__name__
 await afs._pipe_file(f"{folder}/async.txt", b"async")  # noqa: F704
 report["async_ls"] = sorted(await afs._ls(folder, detail=False))  # noqa: F704
 await afs._rm(f"{folder}/async.txt")  # noqa: F704
+with open("/tmp/upload.bin", "wb") as local:
+    local.write(data)
+progress = Callback()
+await afs._put_file("/tmp/upload.bin", f"{folder}/upload.bin", callback=progress)  # noqa: F704
+report["upload_progress"] = [progress.value, progress.size]
+report["uploaded"] = (await afs._cat_file(f"{folder}/upload.bin")) == data  # noqa: F704
+await afs._rm(f"{folder}/upload.bin")  # noqa: F704
 
 with fs.open(f"{folder}/data.bin", "rb", block_size=65536) as f:
     f.seek(500_000)

@@ -1,0 +1,46 @@
+"""Asynchronous XHR for Pyodide's asynchronous filesystem: the page never blocks,
+and uploads report their progress as the browser sends them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .transport import Body, ProgressReader, Response
+from .transport_xhr import parse_headers
+
+
+class AsyncXHRTransport:
+    async def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response:
+        from js import XMLHttpRequest
+        from pyodide.ffi import create_proxy, to_js
+
+        xhr = XMLHttpRequest.new()
+        xhr.open(method, url, True)
+        xhr.responseType = "arraybuffer"
+        for name, value in (headers or {}).items():
+            xhr.setRequestHeader(name, value)
+        done = asyncio.get_running_loop().create_future()
+        handlers = [
+            create_proxy(lambda _: done.done() or done.set_result(None)),
+            create_proxy(lambda _: done.done() or done.set_exception(ConnectionError(url))),
+        ]
+        xhr.onload, xhr.onerror = handlers
+        if isinstance(body, ProgressReader):  # progress as sent, not as read from memory
+            callback = body.callback
+            handlers.append(create_proxy(lambda event: callback.absolute_update(event.loaded)))
+            xhr.upload.onprogress = handlers[-1]
+            body = body.source
+        try:
+            if body is None:
+                xhr.send()
+            else:
+                data = body if isinstance(body, bytes) else body.read()
+                xhr.send(to_js(memoryview(data)))
+            await done
+        finally:
+            for handler in handlers:
+                handler.destroy()
+        content = bytes(xhr.response.to_py()) if xhr.response else b""
+        return Response(xhr.status, content, parse_headers(xhr.getAllResponseHeaders()))
