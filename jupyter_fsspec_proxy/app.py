@@ -22,6 +22,7 @@ from .config import (
 from .handlers import routes
 from .handlers.service import NotFoundHandler
 from .handlers.site import SiteHandler
+from .handlers.webapp import WEBAPP, AppHandler
 from .sources import SourceRegistry
 
 MODES = ("run", "dev", "private")
@@ -43,7 +44,7 @@ class FsspecProxy(ExtensionApp):
 
     name = "fsspec_proxy"
     description = __doc__
-    default_url = "/fsspec-proxy/api"
+    default_url = "/fsspec-proxy/app/"
     load_other_extensions = False
     # Standalone only: the proxy's routes are the server's only authorized ones,
     # so no code runs and the server may run as root like any file server.
@@ -90,6 +91,18 @@ class FsspecProxy(ExtensionApp):
         serve at {base_url}fsspec-proxy/lite/, so its kernels share this
         server's origin, login and proxy.""",
     )
+    app_pyscript_url = Unicode(
+        "https://cdn.jsdelivr.net/npm/@pyscript/core@0.7.31/dist/",
+        config=True,
+        help="""Where the app at fsspec-proxy/app/ loads PyScript (core.js, core.css)
+        from; point it at a local copy of the npm @pyscript/core dist/ to run offline.""",
+    )
+    app_interpreter_url = Unicode(
+        "",
+        config=True,
+        help="""The pyodide.mjs the app runs on; empty: PyScript's default. Point it at
+        a local copy of the npm pyodide package to run offline.""",
+    )
     chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
     max_upload_size = Int(
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
@@ -126,6 +139,9 @@ class FsspecProxy(ExtensionApp):
         if self.lite_dir:
             site = {"path": self.lite_dir, "default_filename": "index.html"}
             self.handlers.append(("fsspec-proxy/lite/(.*)", SiteHandler, site))
+        webapp = {"path": str(WEBAPP)}
+        self.handlers.append(("fsspec-proxy/app/(config.json)?", AppHandler))
+        self.handlers.append(("fsspec-proxy/app/(.+)", SiteHandler, webapp))
         self.handlers.append(("fsspec-proxy/.*", NotFoundHandler))  # last: the rest
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,13 +57,46 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+def built_wheels() -> list[Path]:
+    """The client wheel and the wheels Pyodide needs, as scripts/test.sh leaves them."""
+    root = HERE.parent / "dist"
+    found = sorted((root / "client").glob("*.whl")) + sorted((root / "wheels").glob("*.whl"))
+    names = {wheel.name.split("-")[0] for wheel in found}
+    missing = {"fsspec_proxy_client", "fsspec", "micropip", "packaging"} - names
+    if missing:
+        raise RuntimeError(f"missing wheels {sorted(missing)}: run scripts/test.sh")
+    return found
+
+
 def build_site(target: Path, wheels: list[Path]) -> Path:
-    """The harness pages, the npm Pyodide and the given wheels in one directory."""
+    """The harness pages, the npm Pyodide and PyScript, and the given wheels.
+
+    Wheels of packages that Pyodide's lock names (micropip, packaging, fsspec)
+    also go next to Pyodide, with the lock rewritten to them, so that
+    ``loadPackage("micropip")`` and PyScript's ``packages`` work offline.
+    """
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(HERE / "browser" / "node_modules" / "pyodide", target / "pyodide")
+    modules = HERE / "browser" / "node_modules"
+    shutil.copytree(modules / "pyodide", target / "pyodide")
+    shutil.copytree(modules / "@pyscript" / "core" / "dist", target / "pyscript")
     for name in ("page.html", "runner.mjs", "worker.mjs"):
         shutil.copy(HERE / "browser" / name, target / name)
     (target / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy(wheel, target / "wheels" / wheel.name)
+    localize_pyodide(target / "pyodide", wheels)
     return target
+
+
+def localize_pyodide(pyodide: Path, wheels: list[Path]) -> None:
+    lock_path = pyodide / "pyodide-lock.json"
+    lock = json.loads(lock_path.read_text())
+    for wheel in wheels:
+        name, version = wheel.name.split("-")[:2]
+        entry = lock["packages"].get(name.lower().replace("_", "-")) or lock["packages"].get(name)
+        if entry is None:
+            continue
+        shutil.copy(wheel, pyodide / wheel.name)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        entry.update(file_name=wheel.name, version=version, sha256=digest)
+    lock_path.write_text(json.dumps(lock))

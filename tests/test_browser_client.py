@@ -10,23 +10,19 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_harness import HERE, build_site, chromium
+from browser_harness import HERE, build_site, built_wheels, chromium
 
-ROOT = HERE.parent
 SCENARIO = (HERE / "browser" / "scenario.py").read_text()
 
 
 def wheels() -> list[Path]:
-    found = sorted((ROOT / "dist" / "client").glob("*.whl"))
-    found += sorted((ROOT / "dist" / "wheels").glob("fsspec-*.whl"))
-    if len(found) != 2:
-        pytest.fail("run scripts/test.sh: it builds the client wheel and fetches fsspec's")
-    return found
+    """What the scenario loads by URL: the client and fsspec."""
+    return [w for w in built_wheels() if w.name.startswith(("fsspec_proxy_client-", "fsspec-"))]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "harness", wheels())
+    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
 
 
 @pytest.fixture
@@ -71,6 +67,9 @@ async def test_client_scenario_in_pyodide(
     assert report["whole"] and report["seek_read"] and report["ranges"]
     assert report["range"] == list(range(232, 242))  # bytes 1000..1009 of range(256) * n
     assert report["text"] == "written from pyodide"
+    # The login cookie alone (no token, no X-XSRFToken) does not authorize a write.
+    assert report["write_without_xsrf"] == 403
+    assert report["forged_exists"] is False
     assert report["mib_seconds"] < 0.1  # 1 MiB, decoded from x-user-defined on the main thread
     assert report["async_transport"] == "AsyncXHRTransport"
     assert report["upload_progress"] == [len(b"\0" * 2**20)] * 2 and report["uploaded"]

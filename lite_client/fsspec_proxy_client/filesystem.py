@@ -104,6 +104,10 @@ class AsyncProxyFileSystem(Operations, AsyncFileSystem):
 
     make_transport = staticmethod(default_async_transport)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Always asynchronous: fsspec's blocking mode would start a thread (not in Pyodide).
+        super().__init__(*args, **{**kwargs, "asynchronous": True})
+
     async def _sources(self) -> list[dict[str, Any]]:
         return await self.adrive(self.sources_op())
 

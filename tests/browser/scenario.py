@@ -50,6 +50,10 @@ await afs._rm(f"{folder}/upload.bin")  # noqa: F704
 with fs.open(f"{folder}/data.bin", "rb", block_size=65536) as f:
     f.seek(500_000)
     report["seek_read"] = f.read(4) == data[500_000:500_004]
+# The session's cookie alone must not be enough to write: XSRF protection.
+forged = fs.transport.request("PUT", fs.url + f"files/{folder}/forged.txt", {}, b"forged")
+report["write_without_xsrf"] = forged.status
+report["forged_exists"] = fs.exists(f"{folder}/forged.txt")
 fs.pipe_file(f"{folder}/kept.txt", b"arrived")
 fs.rm(f"{folder}/data.bin")
 report["after_rm"] = sorted(fs.ls(folder, detail=False))

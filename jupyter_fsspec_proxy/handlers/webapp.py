@@ -1,0 +1,53 @@
+"""``app/``: the PyScript file browser shipped with the proxy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from string import Template
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..auth import AUTH_RESOURCE
+from ..client_wheel import client_wheel
+
+WEBAPP = Path(__file__).parent.parent / "webapp"
+
+
+class AppHandler(ExtensionHandlerMixin, JupyterHandler):
+    """The app's page (``app/``, or ``app/?mode=worker`` to run Python in a worker)
+    and its PyScript configuration (``app/config.json``)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    async def get(self, config: str | None = None) -> None:
+        if config:
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(self._pyscript_config()))
+            return
+        worker = self.get_query_argument("mode", "main") == "worker"
+        if worker:  # PyScript workers reach the page's DOM only when it is isolated
+            self.set_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.set_header("Cross-Origin-Embedder-Policy", "require-corp")
+        page = Template((WEBAPP / "index.html").read_text())
+        pyscript = self.extensionapp.app_pyscript_url.rstrip("/")
+        self.finish(page.substitute(pyscript=pyscript, worker=" worker" if worker else ""))
+
+    def _absolute(self, url: str) -> str:
+        return f"{self.request.protocol}://{self.request.host}{url}" if url.startswith("/") else url
+
+    def _pyscript_config(self) -> dict:
+        wheel = client_wheel()
+        if wheel is None:
+            raise web.HTTPError(404, "This installation was built without the client wheel")
+        path = url_path_join(self.base_url, "fsspec-proxy", "client", wheel.name)
+        config = {"packages": [self._absolute(path)]}
+        if self.extensionapp.app_interpreter_url:
+            config["interpreter"] = self._absolute(self.extensionapp.app_interpreter_url)
+        return config

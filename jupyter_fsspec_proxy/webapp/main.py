@@ -1,0 +1,196 @@
+"""The fsspec-proxy browser app, in PyScript (main thread or worker).
+
+Everything goes through fsspec-proxy-client's asynchronous filesystem, on the
+session's cookie: no token and no secret in the page.
+"""
+
+import contextlib
+import csv
+import html
+import io
+import json
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from fsspec.callbacks import Callback
+from fsspec_proxy_client import AsyncProxyFileSystem
+from pyscript import document, when, window
+
+PREVIEW_BYTES = 64 * 1024
+PREVIEW_ROWS = 100
+PROXY_URL = str(window.location.href).split("/fsspec-proxy/")[0] + "/fsspec-proxy/"
+fs = AsyncProxyFileSystem(url=PROXY_URL, skip_instance_cache=True)
+state = {"path": "", "sources": {}}
+
+
+def element(name):
+    return document.getElementById(name)
+
+
+def show_error(exc):
+    box = element("error")
+    box.textContent = f"{type(exc).__name__}: {exc}"
+    box.hidden = False
+
+
+def human(size):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+
+
+def when_modified(mtime):
+    if mtime is None:
+        return ""
+    return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def readonly(path):
+    return state["sources"][path.split("/")[0]]["readonly"]
+
+
+async def load_sources():
+    sources = await fs._sources()
+    state["sources"] = {source["name"]: source for source in sources}
+    buttons = []
+    for source in sources:
+        name = html.escape(source["name"])
+        if source["available"]:
+            buttons.append(f'<button data-path="{name}">{name}</button>')
+        else:
+            reason = html.escape(source["reason"] or "")
+            buttons.append(f'<button disabled title="{reason}">{name}</button>')
+    element("sources").innerHTML = "".join(buttons)
+
+
+async def browse(path):
+    element("error").hidden = True
+    entries = await fs._ls(path)
+    state["path"] = path
+    element("crumbs").textContent = path + "/"
+    rows = []
+    if "/" in path:
+        parent = html.escape(path.rsplit("/", 1)[0])
+        rows.append(f'<tr><td><a href="#" data-open="{parent}">..</a></td><td></td><td></td></tr>')
+    for entry in sorted(entries, key=lambda e: (e["type"] != "directory", e["name"])):
+        name = html.escape(entry["name"])
+        label = html.escape(entry["name"].rsplit("/", 1)[-1])
+        if entry["type"] == "directory":
+            rows.append(
+                f'<tr><td><a href="#" data-open="{name}">{label}/</a></td>'
+                "<td></td><td></td><td></td></tr>"
+            )
+            continue
+        actions = [
+            f'<button class="action" data-preview="{name}">Preview</button>',
+            f'<a class="action" download href="{PROXY_URL}files/{quote(entry["name"])}">'
+            "Download</a>",
+        ]
+        if not readonly(entry["name"]):
+            actions.append(f'<button class="action" data-delete="{name}">Delete</button>')
+        rows.append(
+            f'<tr data-name="{name}"><td>{label}</td><td class="size">{human(entry["size"])}</td>'
+            f"<td>{when_modified(entry.get('mtime'))}</td><td>{''.join(actions)}</td></tr>"
+        )
+    element("entries").innerHTML = "".join(rows)
+    element("uploader").hidden = readonly(path)
+
+
+async def preview(path):
+    """Only the first bytes of a file: a table for CSV, text (or JSON) otherwise."""
+    info = await fs._info(path)
+    data = await fs._cat_file(path, start=0, end=PREVIEW_BYTES)
+    truncated = info["size"] > len(data)
+    text = data.decode("utf-8", errors="replace")
+    note = f"<p>First {human(len(data))} of {human(info['size'])}</p>" if truncated else ""
+    kind = path.lower().rsplit(".", 1)[-1]
+    if kind in ("csv", "tsv"):
+        content = as_table(text, truncated, "\t" if kind == "tsv" else ",")
+    else:
+        content = as_text(text, kind == "json" and not truncated)
+    element("preview").innerHTML = f"<h2>{html.escape(path)}</h2>{note}{content}"
+
+
+def as_table(text, truncated, delimiter):
+    lines = text.splitlines()[: -1 if truncated else None][: PREVIEW_ROWS + 1]
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)) or [[]]
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows[1:]
+    )
+    return f'<table id="preview-table"><thead><tr>{head}</tr></thead>{body}</table>'
+
+
+def as_text(text, is_json):
+    if is_json:
+        with contextlib.suppress(ValueError):
+            text = json.dumps(json.loads(text), indent=2)
+    return f'<pre id="preview-text">{html.escape(text)}</pre>'
+
+
+class ProgressBar(Callback):
+    def call(self, *args, **kwargs):
+        bar = element("progress")
+        bar.max = self.size or 1
+        bar.value = self.value
+
+
+async def upload(file):
+    target = f"{state['path']}/{file.name}"
+    local = "/tmp/fsspec-proxy-upload"
+    buffer = await file.arrayBuffer()
+    with open(local, "wb") as out:
+        out.write(buffer.to_bytes())
+    await fs._put_file(local, target, callback=ProgressBar())
+    await browse(state["path"])
+
+
+async def guarded(action, *args):
+    try:
+        await action(*args)
+    except Exception as exc:  # every failure is shown, the app keeps working
+        show_error(exc)
+
+
+@when("click", "#sources")
+async def on_source(event):
+    path = event.target.getAttribute("data-path")
+    if path:
+        await guarded(browse, path)
+
+
+@when("click", "#entries")
+async def on_entry(event):
+    # getAttribute gives None for a missing attribute; a missing dataset key would raise.
+    target = event.target
+    opened, previewed = target.getAttribute("data-open"), target.getAttribute("data-preview")
+    deleted = target.getAttribute("data-delete")
+    if opened:
+        event.preventDefault()
+        await guarded(browse, opened)
+    elif previewed:
+        await guarded(preview, previewed)
+    elif deleted and window.confirm(f"Delete {deleted}?"):
+        await guarded(delete, deleted)
+
+
+async def delete(path):
+    await fs._rm(path)
+    await browse(state["path"])
+
+
+@when("change", "#upload")
+async def on_upload(event):
+    files = event.target.files
+    if files.length:
+        await guarded(upload, files.item(0))
+
+
+async def start():
+    await guarded(load_sources)
+    element("status").textContent = "Ready"
+
+
+await start()  # noqa: F704 - PyScript runs this module with top-level await

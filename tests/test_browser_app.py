@@ -1,0 +1,117 @@
+"""The PyScript app at fsspec-proxy/app/, in headless Chromium, offline, on the
+main thread and in a worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from browser_harness import HERE, build_site, built_wheels, chromium
+
+ARTIFACTS = HERE.parent / "test-artifacts"
+ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
+CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads
+SIZE = f"{len(CSV) / 1024:.1f} KiB"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    return "/"
+
+
+@pytest.fixture
+def proxy_config(site) -> dict:
+    return {
+        "app_pyscript_url": "/static/harness/pyscript/",
+        "app_interpreter_url": "/static/harness/pyodide/pyodide.mjs",
+    }
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config, site):
+    jp_server_config["ServerApp"]["extra_static_paths"] = [str(site.parent)]
+    return jp_server_config
+
+
+@pytest.mark.parametrize("mode", ["main", "worker"])
+async def test_app_browses_previews_uploads_and_deletes(
+    mode, jp_serverapp, http_server, jp_http_port, local_root, readonly_root
+):
+    (local_root / "data.csv").write_bytes(CSV)
+    (local_root / "docs").mkdir()
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    token = jp_serverapp.identity_provider.token
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async with chromium() as browser:
+        page = await browser.context.new_page()
+        ranges: list[str] = []
+        page.on("request", lambda r: "data.csv" in r.url and ranges.append(r.headers.get("range")))
+        await page.goto(f"{origin}/fsspec-proxy/api?token={token}")  # the login cookie
+        opened = time.perf_counter()
+        await page.goto(f"{origin}/fsspec-proxy/app/?mode={mode}")
+        await page.wait_for_function(
+            "document.getElementById('status').textContent === 'Ready'", timeout=90_000
+        )
+        ready = time.perf_counter()
+        assert (
+            await page.locator("#sources button[disabled]").all_inner_texts()
+            == [
+                "Broken",
+                "S3Down",
+            ]
+            or "Broken" in await page.locator("#sources button[disabled]").all_inner_texts()
+        )
+
+        await page.click("#sources button[data-path='Local']")
+        await page.wait_for_selector("tr[data-name='Local/data.csv']")
+        listed = time.perf_counter()
+        timings = {"ready_s": ready - opened, "first_listing_s": listed - opened}
+        (ARTIFACTS / f"app-{mode}-timings.json").write_text(json.dumps(timings))
+        row = await page.inner_text("tr[data-name='Local/data.csv']")
+        assert SIZE in row and "Delete" in row
+        assert await page.locator("a[data-open='Local/docs']").count() == 1
+
+        await page.click("button[data-preview='Local/data.csv']")
+        await page.wait_for_selector("#preview-table")
+        assert await page.locator("#preview-table thead th").all_inner_texts() == [
+            "n",
+            "square",
+            "label",
+        ]
+        assert await page.locator("#preview-table tbody tr, #preview-table > tr").count() == 100
+        assert f"First 64.0 KiB of {SIZE}" in await page.inner_text("#preview")
+        assert "bytes=0-65535" in ranges  # only the first bytes were read
+
+        await page.set_input_files(
+            "#upload", files=[{"name": "up.txt", "mimeType": "text/plain", "buffer": b"hello app"}]
+        )
+        await page.wait_for_selector("tr[data-name='Local/up.txt']")
+        assert (local_root / "up.txt").read_bytes() == b"hello app"
+        progress = await page.eval_on_selector("#progress", "p => [p.value, p.max]")
+        assert progress == [9, 9]
+        await page.screenshot(path=ARTIFACTS / f"app-{mode}.png")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.click("button[data-delete='Local/up.txt']")
+        await page.wait_for_selector("tr[data-name='Local/up.txt']", state="detached")
+        assert not (local_root / "up.txt").exists()
+
+        (local_root / "data.csv").unlink()  # gone behind the app's back
+        await page.click("button[data-preview='Local/data.csv']")
+        await page.wait_for_selector("#error:not([hidden])")
+        assert "FileNotFoundError" in await page.inner_text("#error")
+
+        await page.click("#sources button[data-path='Readonly']")
+        await page.wait_for_selector("tr[data-name='Readonly/kept.txt']")
+        assert await page.locator("button[data-delete]").count() == 0
+        assert await page.locator("#uploader").is_hidden()
+
+        assert browser.outside(origin) == [], browser.outside(origin)
