@@ -79,12 +79,15 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     modules = HERE / "browser" / "node_modules"
     shutil.copytree(modules / "pyodide", target / "pyodide")
     shutil.copytree(modules / "@pyscript" / "core" / "dist", target / "pyscript")
-    for name in ("page.html", "runner.mjs", "worker.mjs"):
+    for name in ("page.html", "runner.mjs", "worker.mjs", "crossorigin.html"):
         shutil.copy(HERE / "browser" / name, target / name)
     (target / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy(wheel, target / "wheels" / wheel.name)
     localize_pyodide(target / "pyodide", wheels)
+    client = next(w.name for w in wheels if w.name.startswith("fsspec_proxy_client-"))
+    config = {"interpreter": "./pyodide/pyodide.mjs", "packages": [f"./wheels/{client}"]}
+    (target / "crossorigin.json").write_text(json.dumps(config))
     return target
 
 

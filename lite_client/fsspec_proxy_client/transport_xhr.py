@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .transport import Body, Response
 
+UNREACHABLE = "the proxy is unreachable or does not allow this page's origin (CORS)"
+
 
 def in_worker() -> bool:
     """True in any web worker: decided by the global scope, not by ``document``."""
@@ -27,7 +29,7 @@ class XHRTransport:
     def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
-        from pyodide.ffi import to_js
+        from pyodide.ffi import JsException, to_js
 
         xhr = self._xhr.new()
         xhr.open(method, url, False)
@@ -37,11 +39,14 @@ class XHRTransport:
             xhr.overrideMimeType("text/plain; charset=x-user-defined")
         for name, value in (headers or {}).items():
             xhr.setRequestHeader(name, value)
-        if body is None:
-            xhr.send()
-        else:
-            data = body if isinstance(body, bytes) else body.read()
-            xhr.send(to_js(memoryview(data)))
+        try:
+            if body is None:
+                xhr.send()
+            else:
+                data = body if isinstance(body, bytes) else body.read()
+                xhr.send(to_js(memoryview(data)))
+        except JsException as exc:
+            raise ConnectionError(f"{method} {url} failed ({UNREACHABLE}): {exc}") from None
         return Response(xhr.status, self._body(xhr), parse_headers(xhr.getAllResponseHeaders()))
 
     def _body(self, xhr) -> bytes:

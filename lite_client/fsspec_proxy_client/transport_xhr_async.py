@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from .transport import Body, ProgressReader, Response
-from .transport_xhr import parse_headers
+from .transport_xhr import UNREACHABLE, parse_headers
+
+
+def unreachable(method: str, url: str) -> ConnectionError:
+    return ConnectionError(f"{method} {url} failed ({UNREACHABLE})")
 
 
 class AsyncXHRTransport:
@@ -24,7 +28,7 @@ class AsyncXHRTransport:
         done = asyncio.get_running_loop().create_future()
         handlers = [
             create_proxy(lambda _: done.done() or done.set_result(None)),
-            create_proxy(lambda _: done.done() or done.set_exception(ConnectionError(url))),
+            create_proxy(lambda _: done.done() or done.set_exception(unreachable(method, url))),
         ]
         xhr.onload, xhr.onerror = handlers
         if isinstance(body, ProgressReader):  # progress as sent, not as read from memory

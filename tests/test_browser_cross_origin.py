@@ -1,0 +1,66 @@
+"""A PyScript page on one local origin, the standalone proxy on another."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser_harness import build_site, built_wheels, chromium
+from conftest import free_port
+from standalone_harness import standalone
+from tornado.web import Application, StaticFileHandler
+
+TOKEN = "cross-origin-token"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
+
+
+@pytest.fixture
+def page_origin(site, io_loop):
+    """The page's own origin: a plain static file server on another port."""
+    port = free_port()
+    server = Application([(r"/(.*)", StaticFileHandler, {"path": str(site)})]).listen(
+        port, "127.0.0.1"
+    )
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+CASES = {
+    "private": (["private"], None, True),
+    "run, origin allowed": (["run", "--FsspecProxy.allowed_origins={origin}"], TOKEN, True),
+    "run, origin not allowed": (["run"], TOKEN, False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_cross_origin_page(case, page_origin, tmp_path):
+    args, token, allowed = CASES[case]
+    args = [arg.format(origin=page_origin) for arg in args]
+    if args[0] == "run":
+        args.append(f"--IdentityProvider.token={TOKEN}")
+    with standalone(tmp_path, *args) as proxy:
+        proxy_url = f"http://127.0.0.1:{proxy.port}/fsspec-proxy/"
+        query = f"?proxy={proxy_url}" + (f"&token={token}" if token else "")
+        async with chromium() as browser:
+            page = await browser.context.new_page()
+            await page.goto(f"{page_origin}/crossorigin.html{query}")
+            await page.wait_for_function(
+                "document.getElementById('result').textContent !== 'running'", timeout=60_000
+            )
+            report = json.loads(await page.inner_text("#result"))
+            others = [u for u in browser.outside(page_origin) if not u.startswith(proxy_url)]
+            assert others == []
+        written = tmp_path / "data" / "cross.txt"
+        if allowed:
+            assert report == {"read": "from another origin", "listing": ["Local/cross.txt"]}
+            assert written.read_bytes() == b"from another origin"
+        else:
+            # No CORS grant: the browser refuses, and the client says what that means.
+            assert report["error"].startswith("ConnectionError: PUT " + proxy_url)
+            assert "origin (CORS)" in report["error"]
+            assert not written.exists()
