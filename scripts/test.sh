@@ -17,12 +17,14 @@ rm -rf dist/client
 python -m build --wheel --outdir dist/client lite_client > /dev/null
 python -m pip install --quiet --force-reinstall --no-deps dist/client/fsspec_proxy_client-*.whl
 # Pyodide loads fsspec by URL: the same pure-Python wheel as the server's.
-# micropip and packaging (PyScript's installer) as the Pyodide lock names them.
+# What pages and kernels load offline: micropip (PyScript's and the kernel's
+# installer) and the JupyterLite kernel's IPython, as the Pyodide lock pins
+# them, and comm, which the kernel imports but the lock lacks.
 rm -rf dist/wheels
 python -m pip download --quiet --no-deps --only-binary=:all: -d dist/wheels \
   "fsspec==$(python -c 'import fsspec; print(fsspec.__version__)')"
 python -m pip download --quiet --no-deps --only-binary=:all: -d dist/wheels \
-  $(python tests/browser/locked.py micropip packaging)
+  $(python tests/browser/locked.py micropip packaging ipython jedi parso) comm
 
 ruff check .
 ruff format --check .

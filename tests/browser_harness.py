@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,7 +63,7 @@ def built_wheels() -> list[Path]:
     root = HERE.parent / "dist"
     found = sorted((root / "client").glob("*.whl")) + sorted((root / "wheels").glob("*.whl"))
     names = {wheel.name.split("-")[0] for wheel in found}
-    missing = {"fsspec_proxy_client", "fsspec", "micropip", "packaging"} - names
+    missing = {"fsspec_proxy_client", "fsspec", "micropip", "packaging", "ipython", "comm"} - names
     if missing:
         raise RuntimeError(f"missing wheels {sorted(missing)}: run scripts/test.sh")
     return found
@@ -91,14 +92,19 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     return target
 
 
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def localize_pyodide(pyodide: Path, wheels: list[Path]) -> None:
     lock_path = pyodide / "pyodide-lock.json"
     lock = json.loads(lock_path.read_text())
+    keys = {normalize(key): key for key in lock["packages"]}  # the lock's are not normalized
     for wheel in wheels:
         name, version = wheel.name.split("-")[:2]
-        entry = lock["packages"].get(name.lower().replace("_", "-")) or lock["packages"].get(name)
-        if entry is None:
+        if normalize(name) not in keys:
             continue
+        entry = lock["packages"][keys[normalize(name)]]
         shutil.copy(wheel, pyodide / wheel.name)
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         entry.update(file_name=wheel.name, version=version, sha256=digest)

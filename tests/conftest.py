@@ -27,6 +27,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def browser_site(tmp_path_factory) -> Path:
+    """The browser harness site, one per session: jupyter_server caches static
+    file paths for the life of the process, so every server must see one site."""
+    from browser_harness import build_site, built_wheels
+
+    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on loopback, with one bucket."""
     port = free_port()

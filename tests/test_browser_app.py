@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
-from browser_harness import HERE, build_site, built_wheels, chromium
+from browser_harness import HERE, chromium
 
 ARTIFACTS = HERE.parent / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
 CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads
 SIZE = f"{len(CSV) / 1024:.1f} KiB"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
 
 
 @pytest.fixture
@@ -27,7 +21,7 @@ def jp_base_url() -> str:
 
 
 @pytest.fixture
-def proxy_config(site) -> dict:
+def proxy_config(browser_site) -> dict:
     return {
         "app_pyscript_url": "/static/harness/pyscript/",
         "app_interpreter_url": "/static/harness/pyodide/pyodide.mjs",
@@ -35,8 +29,8 @@ def proxy_config(site) -> dict:
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config, site):
-    jp_server_config["ServerApp"]["extra_static_paths"] = [str(site.parent)]
+def jp_server_config(jp_server_config, browser_site):
+    jp_server_config["ServerApp"]["extra_static_paths"] = [str(browser_site.parent)]
     return jp_server_config
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_harness import HERE, build_site, built_wheels, chromium
+from browser_harness import HERE, built_wheels, chromium
 
 SCENARIO = (HERE / "browser" / "scenario.py").read_text()
 
@@ -20,26 +20,19 @@ def wheels() -> list[Path]:
     return [w for w in built_wheels() if w.name.startswith(("fsspec_proxy_client-", "fsspec-"))]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
-
-
 @pytest.fixture
 def jp_base_url() -> str:
     return "/"
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config, site):
-    jp_server_config["ServerApp"]["extra_static_paths"] = [str(site.parent)]
+def jp_server_config(jp_server_config, browser_site):
+    jp_server_config["ServerApp"]["extra_static_paths"] = [str(browser_site.parent)]
     return jp_server_config
 
 
 @pytest.mark.parametrize("where", ["worker", "main"])
-async def test_client_scenario_in_pyodide(
-    where, jp_serverapp, http_server, jp_http_port, jp_fetch, site
-):
+async def test_client_scenario_in_pyodide(where, jp_serverapp, http_server, jp_http_port, jp_fetch):
     origin = f"http://127.0.0.1:{jp_http_port}"
     token = jp_serverapp.identity_provider.token
     wheel_urls = [f"{origin}/static/harness/wheels/{w.name}" for w in wheels()]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from browser_harness import build_site, built_wheels, chromium
+from browser_harness import chromium
 from conftest import free_port
 from standalone_harness import standalone
 from tornado.web import Application, StaticFileHandler
@@ -14,16 +13,11 @@ from tornado.web import Application, StaticFileHandler
 TOKEN = "cross-origin-token"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
-
-
 @pytest.fixture
-def page_origin(site, io_loop):
+def page_origin(browser_site, io_loop):
     """The page's own origin: a plain static file server on another port."""
     port = free_port()
-    server = Application([(r"/(.*)", StaticFileHandler, {"path": str(site)})]).listen(
+    server = Application([(r"/(.*)", StaticFileHandler, {"path": str(browser_site)})]).listen(
         port, "127.0.0.1"
     )
     yield f"http://127.0.0.1:{port}"

@@ -1,0 +1,155 @@
+"""JupyterLite served by the proxy's Jupyter server: zero-configuration access
+from a Pyodide kernel, offline, with the session's cookie and XSRF token."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import s3fs
+from browser_harness import HERE, built_wheels, chromium
+from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
+
+ARTIFACTS = HERE.parent / "test-artifacts"
+# Runs a cell through the REPL's kernel and returns its output (window.jupyterapp
+# is exposed by the site's exposeAppInBrowser setting).
+EXECUTE = """async (code) => {
+  const context = window.jupyterapp.shell.currentWidget.console.sessionContext;
+  await context.ready;
+  const future = context.session.kernel.requestExecute({ code, stop_on_error: true });
+  const out = [];
+  future.onIOPub = ({ header, content }) => {
+    if (header.msg_type === "stream") out.push(content.text);
+    if (header.msg_type === "error") out.push(`ERROR ${content.ename}: ${content.evalue}`);
+    if (header.msg_type === "execute_result") out.push(content.data["text/plain"]);
+  };
+  await future.done;
+  return out.join("");
+}"""
+# Runs a cell visibly, through the console's prompt (for the screenshot).
+SHOW = """async (code) => {
+  const console = window.jupyterapp.shell.currentWidget.console;
+  console.promptCell.model.sharedModel.setSource(code);
+  await console.execute(true);
+}"""
+LITE_CONFIG = {
+    "jupyter-lite-schema-version": 0,
+    "jupyter-config-data": {
+        "exposeAppInBrowser": "true",
+        "litePluginSettings": {
+            "@jupyterlite/pyodide-kernel-extension:kernel": {"disablePyPIFallback": True}
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def lite_site(tmp_path_factory, browser_site) -> Path:
+    """A JupyterLite REPL site with the npm Pyodide and local wheels only."""
+    root = tmp_path_factory.mktemp("lite")
+    wheels = built_wheels()
+    source = root / "source"
+    shutil.copytree(browser_site / "pyodide", source / "static" / "pyodide")  # well-known
+    (source / "pypi").mkdir()
+    for wheel in wheels:  # what %pip install finds: the client, and comm (not in the lock)
+        if wheel.name.startswith(("fsspec_proxy_client-", "comm-")):
+            shutil.copy(wheel, source / "pypi")
+    (source / "jupyter-lite.json").write_text(json.dumps(LITE_CONFIG))
+    output = root / "site"
+    command = [sys.executable, "-m", "jupyter", "lite", "build", "--apps", "repl"]
+    command += ["--lite-dir", str(source), "--output-dir", str(output)]
+    subprocess.run(command, check=True, cwd=root, capture_output=True, timeout=300)
+    return output
+
+
+@pytest.fixture
+def proxy_config(lite_site) -> dict:
+    return {"lite_dir": str(lite_site)}
+
+
+async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
+    jp_serverapp,
+    http_server,
+    jp_http_port,
+    jp_base_url,
+    jp_fetch,
+    local_root,
+    s3_endpoint,
+    s3_prefix,
+):
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    token = jp_serverapp.identity_provider.token
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with chromium() as browser:
+        responses = []
+        browser.context.on("response", lambda response: responses.append(response))
+        page = await browser.context.new_page()
+        await page.goto(f"{origin}{jp_base_url}fsspec-proxy/api?token={token}")  # log in
+        opened = time.perf_counter()
+        await page.goto(f"{origin}{jp_base_url}fsspec-proxy/lite/repl/index.html?kernel=python")
+        await page.wait_for_function("window.jupyterapp?.shell.currentWidget", timeout=60_000)
+
+        async def run(code: str) -> str:
+            return await page.evaluate(EXECUTE, code)
+
+        assert "ERROR" not in await run("%pip install fsspec-proxy-client")
+        listing = await run(
+            "import fsspec\n"
+            "with fsspec.open('proxy://Scratch/lite.txt', 'w') as f:\n"
+            "    f.write('hello from JupyterLite')\n"
+            "fs = fsspec.filesystem('proxy')\n"
+            "print(fs.url, fs.ls('Scratch', detail=False))"
+        )
+        first_listing = time.perf_counter() - opened
+        assert listing.split() == [
+            f"{origin}{jp_base_url}fsspec-proxy/",
+            "['Scratch/lite.txt']",
+        ]
+        read_back = await run(
+            "print(fs.cat('Scratch/lite.txt').decode())\n"
+            "fs.pipe_file('Local/from-lite.bin', bytes(range(256)))\n"
+            "fs.pipe_file('S3/from-lite.txt', b'into the bucket')\n"
+            "print(fs.cat('S3/from-lite.txt'))"
+        )
+        assert read_back.split("\n")[:2] == ["hello from JupyterLite", "b'into the bucket'"]
+        # The session's cookie alone does not write: XSRF protection, from the worker.
+        forged = await run(
+            "r = fs.transport.request('PUT', fs.url + 'files/Scratch/forged.txt', {}, b'x')\n"
+            "print(r.status, fs.exists('Scratch/forged.txt'))"
+        )
+        assert forged.split() == ["403", "False"]
+        seen_by_kernel = await run("print(repr(vars(fs)), fs.sources())")
+        await page.evaluate(SHOW, "fs.ls('Scratch')")
+        await page.wait_for_selector(".jp-OutputArea-output:has-text('Scratch/lite.txt')")
+        await page.screenshot(path=ARTIFACTS / "jupyterlite-repl.png")
+        page_html = await page.content()
+        assert browser.outside(origin) == [], browser.outside(origin)
+        received = []  # (url, headers, body) of every response, the worker's included
+        for response in responses:
+            try:
+                body = await response.body()
+            except Exception:  # redirects and aborted requests have no body
+                body = b""
+            received.append((response.url, json.dumps(await response.all_headers()), body))
+
+    (ARTIFACTS / "jupyterlite-timings.json").write_text(
+        json.dumps({"page_open_to_first_listing_s": first_listing})
+    )
+    scratch = await jp_fetch("fsspec-proxy", "files", "Scratch", "lite.txt")
+    assert scratch.body == b"hello from JupyterLite"
+    assert (local_root / "from-lite.bin").read_bytes() == bytes(range(256))
+    bucket = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
+    assert bucket.cat(f"{s3_prefix}/from-lite.txt") == b"into the bucket"
+    assert s3_prefix.startswith(BUCKET)
+
+    for secret in (SECRET, ACCESS_KEY):
+        assert secret not in page_html
+        assert secret not in seen_by_kernel
+        for url, headers, body in received:
+            assert secret.encode() not in body, url
+            assert secret not in headers, url
