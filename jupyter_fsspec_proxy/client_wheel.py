@@ -21,6 +21,10 @@ class ClientWheel:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def version(self) -> str:
+        return self.name.split("-")[1]
+
 
 @cache
 def client_wheel() -> ClientWheel | None:

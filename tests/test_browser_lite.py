@@ -16,6 +16,7 @@ from browser_harness import HERE, built_wheels, chromium
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 ARTIFACTS = HERE.parent / "test-artifacts"
+BASE_URL = "/a%40b/"  # not the root: discovery must find it from the kernel's URL
 # Runs a cell through the REPL's kernel and returns its output (window.jupyterapp
 # is exposed by the site's exposeAppInBrowser setting).
 EXECUTE = """async (code) => {
@@ -42,7 +43,11 @@ LITE_CONFIG = {
     "jupyter-config-data": {
         "exposeAppInBrowser": "true",
         "litePluginSettings": {
-            "@jupyterlite/pyodide-kernel-extension:kernel": {"disablePyPIFallback": True}
+            "@jupyterlite/pyodide-kernel-extension:kernel": {
+                "disablePyPIFallback": True,
+                # %pip install fsspec-proxy-client: the server's own wheel, no copy
+                "pipliteUrls": [f"{BASE_URL}fsspec-proxy/client/all.json"],
+            }
         },
     },
 }
@@ -52,12 +57,11 @@ LITE_CONFIG = {
 def lite_site(tmp_path_factory, browser_site) -> Path:
     """A JupyterLite REPL site with the npm Pyodide and local wheels only."""
     root = tmp_path_factory.mktemp("lite")
-    wheels = built_wheels()
     source = root / "source"
     shutil.copytree(browser_site / "pyodide", source / "static" / "pyodide")  # well-known
     (source / "pypi").mkdir()
-    for wheel in wheels:  # what %pip install finds: the client, and comm (not in the lock)
-        if wheel.name.startswith(("fsspec_proxy_client-", "comm-")):
+    for wheel in built_wheels():  # comm: the kernel imports it, the Pyodide lock lacks it
+        if wheel.name.startswith("comm-"):
             shutil.copy(wheel, source / "pypi")
     (source / "jupyter-lite.json").write_text(json.dumps(LITE_CONFIG))
     output = root / "site"
@@ -65,6 +69,11 @@ def lite_site(tmp_path_factory, browser_site) -> Path:
     command += ["--lite-dir", str(source), "--output-dir", str(output)]
     subprocess.run(command, check=True, cwd=root, capture_output=True, timeout=300)
     return output
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    return BASE_URL
 
 
 @pytest.fixture

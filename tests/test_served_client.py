@@ -46,6 +46,14 @@ async def test_simple_index_html_and_json(proxy):
     assert (await proxy("client", "simple", "numpy/")).code == 404
 
 
+async def test_piplite_index_for_jupyterlite(proxy):
+    digest = hashlib.sha256((await proxy("client", WHEEL)).body).hexdigest()
+    index = body_json(await proxy("client", "all.json"))
+    [release] = index["fsspec-proxy-client"]["releases"][__version__]
+    assert release["url"] == f"./{WHEEL}"  # next to all.json: client/<wheel>
+    assert release["digests"] == {"sha256": digest}
+
+
 async def test_client_files_need_login(raw):
     assert (await raw(f"client/{WHEEL}", auth=False)).code == 403
 

@@ -1,7 +1,7 @@
 """The proxy's routes, relative to ``{base_url}``."""
 
 from .batch import RangesHandler
-from .client import ClientWheelHandler, SimpleIndexHandler
+from .client import ClientWheelHandler, PipliteIndexHandler, SimpleIndexHandler
 from .files import FileHandler
 from .operations import ExistsHandler, InfoHandler, ListHandler, MkdirHandler, TransferHandler
 from .service import (
@@ -31,6 +31,7 @@ routes = [
     (f"{PREFIX}/api/copy/{PATH}", TransferHandler, {"operation": "copy"}),
     (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
     (f"{PREFIX}/files/{PATH}", FileHandler),
+    (f"{PREFIX}/client/all.json", PipliteIndexHandler),
     (f"{PREFIX}/client/simple/", SimpleIndexHandler),
     (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
     (f"{PREFIX}/client/([^/]+\\.whl)", ClientWheelHandler),

@@ -1,4 +1,5 @@
-"""``client/``: the matching client wheel and a package index for it (PEP 503/691)."""
+"""``client/``: the matching client wheel and package indexes for it: PEP 503/691
+for micropip and pip, ``all.json`` for JupyterLite's ``%pip`` (piplite)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,22 @@ class SimpleIndexHandler(ProxyHandler):
                 f'<a href="{url}#sha256={wheel.sha256}">{wheel.name}</a></body></html>'
             )
         self.finish(body, set_content_type=JSON_INDEX if as_json else "text/html")
+
+
+class PipliteIndexHandler(ProxyHandler):
+    """``GET client/all.json``: the index format of JupyterLite's piplite, so a lite
+    site lists ``../client/all.json`` in ``pipliteUrls`` and ``%pip install
+    fsspec-proxy-client`` gets this server's own client."""
+
+    @authorized
+    async def get(self) -> None:
+        wheel = _wheel()
+        release = {
+            "filename": wheel.name,
+            "url": f"./{wheel.name}",
+            "digests": {"sha256": wheel.sha256},
+            "packagetype": "bdist_wheel",
+            "requires_python": ">=3.10",
+            "yanked": False,
+        }
+        self.write_json({PROJECT: {"releases": {wheel.version: [release]}}})
