@@ -78,8 +78,13 @@ def readonly_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def sources(local_root, readonly_root, s3_endpoint, s3_prefix) -> list[dict]:
     return [
-        {"name": "Scratch", "path": f"memory://scratch-{uuid.uuid4().hex}"},
-        {"name": "Local", "path": str(local_root)},
+        # Secrets in every kind of source, whether or not its backend uses them.
+        {
+            "name": "Scratch",
+            "path": f"memory://scratch-{uuid.uuid4().hex}",
+            "kwargs": {"token": SECRET},
+        },
+        {"name": "Local", "path": str(local_root), "kwargs": {"password": ACCESS_KEY}},
         {"name": "Readonly", "path": str(readonly_root), "readonly": True},
         {"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)},
         {"name": "Broken", "path": "nosuchprotocol://x", "kwargs": {"token": SECRET}},

@@ -92,6 +92,9 @@ async def test_app_browses_previews_uploads_and_deletes(
         progress = await page.eval_on_selector("#progress", "p => [p.value, p.max]")
         assert progress == [9, 9]
         await page.screenshot(path=ARTIFACTS / f"app-{mode}.png")
+        link = await page.get_attribute("tr[data-name='Local/up.txt'] a[download]", "href")
+        downloaded = await page.request.get(link)  # the page's own session cookie
+        assert (downloaded.status, await downloaded.body()) == (200, b"hello app")
 
         page.once("dialog", lambda dialog: dialog.accept())
         await page.click("button[data-delete='Local/up.txt']")

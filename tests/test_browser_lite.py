@@ -106,9 +106,12 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         async def run(code: str) -> str:
             return await page.evaluate(EXECUTE, code)
 
+        # fsspec imported before the install: its entry points are read already, so
+        # importing the client is what registers the protocol.
+        assert "ERROR" not in await run("import fsspec")
         assert "ERROR" not in await run("%pip install fsspec-proxy-client")
         listing = await run(
-            "import fsspec\n"
+            "import fsspec_proxy_client\n"
             "with fsspec.open('proxy://Scratch/lite.txt', 'w') as f:\n"
             "    f.write('hello from JupyterLite')\n"
             "fs = fsspec.filesystem('proxy')\n"

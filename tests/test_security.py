@@ -43,7 +43,32 @@ TRAVERSALS = [
     "C:%5cWindows",
     "passwd-link",
     "dir-link/outside.txt",
+    "dir-link/../outside.txt",
+    "..%2f..%2foutside.txt",
+    "%2e%2e%2f%2e%2e%2foutside.txt",
+    "%2E%2E%2Foutside.txt",
+    "%2e%2e%5coutside.txt",
+    "..%5c..%5coutside.txt",
+    "%252e%252e%252foutside.txt",
+    "..%c0%afoutside.txt",
+    "..%c1%9coutside.txt",
+    "%c0%ae%c0%ae%c0%afoutside.txt",
+    "..%00/outside.txt",
+    "%2e%2e/%2e%2e/outside.txt",
+    "a/%2e%2e/%2e%2e/outside.txt",
+    "a/b/../../../outside.txt",
+    "%2e/outside.txt",
+    ".%2e%2foutside.txt",
+    "%2e./outside.txt",
+    "/../outside.txt",
+    "%2f..%2foutside.txt",
+    "\\\\server\\share",
+    "%5c%5cserver%5cshare",
+    "file:%2f%2f%2fetc%2fpasswd",
+    "a%00b",
+    "%ff%fe",
 ]
+SOURCE_NAMES = ["..", "%2e%2e", ".", "%2e", "%2fetc", "Local%2f..", "Local%2f%2e%2e", "Local%5c.."]
 ROUTES = [
     ("GET", "files"),
     ("HEAD", "files"),
@@ -79,6 +104,21 @@ async def test_traversal_never_reaches_outside_the_root(raw, local_root, links, 
     assert (local_root.parent / "outside.txt").read_text() == OUTSIDE
 
 
+def test_the_corpus_is_large():
+    assert len(TRAVERSALS) + len(SOURCE_NAMES) >= 60
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+async def test_source_names_that_are_paths_are_refused(raw, local_root, name):
+    before = outside_state(local_root)
+    for method, route in ROUTES:
+        body = b"overwritten" if method in ("PUT", "POST") else None
+        response = await raw(f"{route}/{name}/outside.txt", method=method, body=body)
+        assert response.code in (400, 403, 404), (method, route, response.code)
+        assert OUTSIDE.encode() not in (response.body or b"")
+    assert outside_state(local_root) == before
+
+
 async def test_dot_dot_semicolon_is_an_ordinary_name_inside_the_root(raw, local_root):
     assert (await raw("files/Local/..;/outside.txt", method="PUT", body=b"in")).code == 201
     assert (local_root / "..;" / "outside.txt").read_bytes() == b"in"
@@ -101,13 +141,19 @@ async def test_secrets_never_leave_the_server(proxy, server_logs):
         await proxy("api", "sources"),
         await proxy("api", "ls", "Broken"),
         await proxy("api", "ls", "S3Down"),
+        await proxy("files", "Scratch", "m.txt", method="PUT", body=b"memory"),
+        await proxy("api", "ls", "Scratch"),
+        await proxy("files", "Scratch", "missing"),
+        await proxy("files", "Local", "l.txt", method="PUT", body=b"local"),
+        await proxy("api", "info", "Local", "missing"),
+        await proxy("api", "copy", "Local", "l.txt", method="POST", body=b'{"destination": 1}'),
         await proxy("files", "S3Down", "x.txt"),
         await proxy("files", "S3Down", "x.txt", method="PUT", body=b"x"),
         await proxy(
             "api", "ranges", method="POST", body=json.dumps({"ranges": [{"path": "S3Down/x"}]})
         ),
     ]
-    failed = exchanges[7]
+    failed = exchanges[7]  # S3Down: the backend fails
     assert failed.code == 502
     assert body_json(failed)["message"].startswith("Storage backend failed:")
     for response in exchanges:
