@@ -21,38 +21,52 @@ class XHRTransport:
     whose characters carry one byte each in their low eight bits."""
 
     def __init__(self) -> None:
-        from js import XMLHttpRequest
-
-        self._xhr = XMLHttpRequest
         self.worker = in_worker()
 
     def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
-        from pyodide.ffi import JsException, to_js
+        from pyodide.ffi import JsException
 
-        xhr = self._xhr.new()
-        xhr.open(method, url, False)
+        xhr = open_request(method, url, headers, asynchronous=False)
         if self.worker:
             xhr.responseType = "arraybuffer"
         else:
             xhr.overrideMimeType("text/plain; charset=x-user-defined")
-        for name, value in (headers or {}).items():
-            xhr.setRequestHeader(name, value)
         try:
-            if body is None:
-                xhr.send()
-            else:
-                data = body if isinstance(body, bytes) else body.read()
-                xhr.send(to_js(memoryview(data)))
+            send(xhr, body)
         except JsException as exc:
             raise ConnectionError(f"{method} {url} failed ({UNREACHABLE}): {exc}") from None
-        return Response(xhr.status, self._body(xhr), parse_headers(xhr.getAllResponseHeaders()))
+        content = array_body(xhr) if self.worker else decode_user_defined(xhr.responseText)
+        return response(xhr, content)
 
-    def _body(self, xhr) -> bytes:
-        if self.worker:
-            return bytes(xhr.response.to_py()) if xhr.response else b""
-        return decode_user_defined(xhr.responseText)
+
+def open_request(method: str, url: str, headers: dict[str, str] | None, asynchronous: bool):
+    from js import XMLHttpRequest
+
+    xhr = XMLHttpRequest.new()
+    xhr.open(method, url, asynchronous)
+    for name, value in (headers or {}).items():
+        xhr.setRequestHeader(name, value)
+    return xhr
+
+
+def send(xhr, body: Body) -> None:
+    from pyodide.ffi import to_js
+
+    if body is None:
+        xhr.send()
+    else:
+        data = body if isinstance(body, bytes) else body.read()
+        xhr.send(to_js(memoryview(data)))
+
+
+def array_body(xhr) -> bytes:
+    return bytes(xhr.response.to_py()) if xhr.response else b""
+
+
+def response(xhr, content: bytes) -> Response:
+    return Response(xhr.status, content, parse_headers(xhr.getAllResponseHeaders()))
 
 
 def decode_user_defined(text: str) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from .transport import Body, ProgressReader, Response
-from .transport_xhr import UNREACHABLE, parse_headers
+from .transport_xhr import UNREACHABLE, array_body, open_request, response, send
 
 
 def unreachable(method: str, url: str) -> ConnectionError:
@@ -17,14 +17,10 @@ class AsyncXHRTransport:
     async def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
-        from js import XMLHttpRequest
-        from pyodide.ffi import create_proxy, to_js
+        from pyodide.ffi import create_proxy
 
-        xhr = XMLHttpRequest.new()
-        xhr.open(method, url, True)
+        xhr = open_request(method, url, headers, asynchronous=True)
         xhr.responseType = "arraybuffer"
-        for name, value in (headers or {}).items():
-            xhr.setRequestHeader(name, value)
         done = asyncio.get_running_loop().create_future()
         handlers = [
             create_proxy(lambda _: done.done() or done.set_result(None)),
@@ -37,14 +33,9 @@ class AsyncXHRTransport:
             xhr.upload.onprogress = handlers[-1]
             body = body.source
         try:
-            if body is None:
-                xhr.send()
-            else:
-                data = body if isinstance(body, bytes) else body.read()
-                xhr.send(to_js(memoryview(data)))
+            send(xhr, body)
             await done
         finally:
             for handler in handlers:
                 handler.destroy()
-        content = bytes(xhr.response.to_py()) if xhr.response else b""
-        return Response(xhr.status, content, parse_headers(xhr.getAllResponseHeaders()))
+        return response(xhr, array_body(xhr))
