@@ -58,6 +58,19 @@ async def test_many_ranges_of_many_files_in_one_response(proxy, source):
     assert results[12]["status"] == 404
 
 
+async def test_absurd_offsets_fail_one_range_not_the_batch(proxy):
+    await proxy("files", "Local", "f.bin", method="PUT", body=DATA)
+    items = [
+        {"path": "Local/f.bin", "start": 10**30, "end": None},
+        {"path": "Local/f.bin", "start": -(10**30), "end": 3},
+        {"path": "Local/f.bin", "start": 10**30, "end": 10**30 + 5},
+    ]
+    results = parse_frames((await ranges(proxy, items)).body)
+    assert results[0]["status"] == 400
+    assert results[1]["data"] == DATA[:3]
+    assert results[2]["status"] == 400
+
+
 @pytest.mark.parametrize("proxy_config", [{"chunk_size": 32 * 1024}])
 async def test_a_range_larger_than_a_chunk_spans_frames(proxy):
     await proxy("files", "Local", "big.bin", method="PUT", body=DATA * 8)

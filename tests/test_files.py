@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from conftest import body_json
 
@@ -42,6 +44,9 @@ async def test_upload_then_download_round_trips(proxy, source):
         ("bytes=9-3", 200, DATA, None),  # invalid: ignored, whole file
         ("items=0-3", 200, DATA, None),  # unknown unit: ignored
         ("bytes=0-1,5-6", 200, DATA, None),  # several ranges: whole file
+        ("BYTES=1-2", 206, DATA[1:3], "bytes 1-2/10240"),  # units are case-insensitive
+        ("bytes=0-99999999999999999999", 206, DATA, "bytes 0-10239/10240"),
+        ("bytes=--1", 200, DATA, None),
     ],
 )
 @pytest.mark.parametrize("source", ["Local", "S3"])
@@ -56,7 +61,9 @@ async def test_single_ranges_follow_rfc_9110(
     assert response.headers.get("Content-Range") == content_range
 
 
-@pytest.mark.parametrize("header", ["bytes=10240-", "bytes=99999-100000", "bytes=-0"])
+@pytest.mark.parametrize(
+    "header", ["bytes=10240-", "bytes=99999-100000", "bytes=-0", "bytes=99999999999999999999-"]
+)
 async def test_unsatisfiable_range_is_416_with_size(proxy, header):
     await put(proxy, "Local", "r.bin", DATA)
     response = await proxy("files", "Local", "r.bin", headers={"Range": header})
@@ -147,6 +154,22 @@ async def test_upload_over_limit_is_413_and_writes_nothing(proxy, local_root):
     response = await put(proxy, "Local", "big.bin", b"x" * 2048)
     assert response.code == 413
     assert not (local_root / "big.bin").exists()
+    assert list(local_root.iterdir()) == []
+
+
+async def test_invalid_content_length_is_400(
+    http_server, jp_http_port, jp_base_url, jp_auth_header, local_root
+):
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    request = (
+        f"PUT {jp_base_url}fsspec-proxy/files/Local/bad.bin HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{jp_http_port}\r\n"
+        f"Authorization: {jp_auth_header['Authorization']}\r\nContent-Length: -5\r\n\r\nx"
+    )
+    writer.write(request.encode())
+    status = await reader.readline()
+    writer.close()
+    assert status.split()[1] == b"400"
     assert list(local_root.iterdir()) == []
 
 

@@ -144,7 +144,9 @@ class FileHandler(ProxyHandler):
             raise HTTPError(400, "Cannot write to the source root")
         limit = self.proxy.max_upload_size
         length = self.request.headers.get("Content-Length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
+        if length is not None and not length.isdigit():
+            raise HTTPError(400, "Invalid Content-Length")
+        if length is not None and int(length) > limit:
             raise HTTPError(413, "Upload larger than the limit of %d bytes", limit)
         await self._check_write_preconditions(source, full)
         self.request.connection.set_max_body_size(limit)
