@@ -18,7 +18,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
-from .errors import translate
+from .errors import SourceError, translate
 
 
 class Backend:
@@ -27,18 +27,29 @@ class Backend:
     #: False where reads run directly on the loop: a timer could never fire.
     reads_can_wait = True
 
-    def __init__(self, fs: AbstractFileSystem, timeout: float, secrets: Iterable[str]) -> None:
+    def __init__(
+        self,
+        fs: AbstractFileSystem,
+        timeout: float,
+        secrets: Iterable[str],
+        root: str = "",
+        name: str = "",
+    ) -> None:
         self.fs = fs
         self.timeout = timeout
         self.secrets = frozenset(secrets)
+        self.root, self.name = root, name  # to name paths in messages as clients do
 
-    @staticmethod
-    def for_filesystem(fs: AbstractFileSystem, timeout: float, secrets: Iterable[str]) -> Backend:
+    @classmethod
+    def for_filesystem(cls, fs: AbstractFileSystem, *args: Any, **kwargs: Any) -> Backend:
         if isinstance(fs, LocalFileSystem):
-            return LocalBackend(fs, timeout, secrets)
+            return LocalBackend(fs, *args, **kwargs)
         if isinstance(fs, AsyncFileSystem) and fs.asynchronous:
-            return AsyncBackend(fs, timeout, secrets)
-        return ThreadedBackend(fs, timeout, secrets)
+            return AsyncBackend(fs, *args, **kwargs)
+        return ThreadedBackend(fs, *args, **kwargs)
+
+    def translate(self, exc: BaseException) -> SourceError:
+        return translate(exc, self.secrets, self.root, self.name)
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``fs.<method>(*args, **kwargs)`` with the timeout and error translation."""
@@ -49,7 +60,7 @@ class Backend:
         try:
             return await asyncio.wait_for(awaitable, self.timeout if timed else None)
         except Exception as exc:
-            raise translate(exc, self.secrets) from None
+            raise self.translate(exc) from None
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError

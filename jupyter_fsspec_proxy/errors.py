@@ -41,13 +41,18 @@ def status_for(exc: BaseException) -> int:
     return 502
 
 
-def translate(exc: BaseException, secrets: Iterable[str]) -> SourceError:
-    """Turn a backend exception into an HTTP error whose message holds no secret."""
+def translate(
+    exc: BaseException, secrets: Iterable[str], root: str = "", name: str = ""
+) -> SourceError:
+    """Turn a backend exception into an HTTP error whose message holds no secret
+    and names paths as clients do (``<source>/<path>``, not the server's root)."""
     status = status_for(exc)
     if status == 504:
         message = "The storage backend did not answer in time"
     else:
         message = scrub(str(exc) or type(exc).__name__, secrets)
+        if root.strip("/"):
+            message = message.replace(root.rstrip("/"), name)
         if status == 502:
             message = f"Storage backend failed: {message}"
     return SourceError(status, type(exc).__name__, message)

@@ -89,7 +89,8 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
         log.warning("Source %r is unavailable: %s", spec.name, reason)
         return Source(spec, protocol, "", None, reason)
     log.info("Source %r serves %s://%s", spec.name, protocol, root)
-    return Source(spec, protocol, root, Backend.for_filesystem(fs, timeout, secrets))
+    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name)
+    return Source(spec, protocol, root, backend)
 
 
 class SourceRegistry:

@@ -126,10 +126,12 @@ async def test_empty_file(proxy):
     assert ranged.code == 416
 
 
-async def test_missing_file_and_source_are_404(proxy):
+async def test_missing_file_and_source_are_404(proxy, local_root):
     missing = await proxy("files", "Local", "nope.txt")
     assert missing.code == 404
     assert body_json(missing)["error"] == "FileNotFoundError"
+    assert "Local/nope.txt" in body_json(missing)["message"]
+    assert str(local_root) not in body_json(missing)["message"]  # the server's layout stays private
     nosource = await proxy("files", "Nope", "x")
     assert nosource.code == 404
     assert "Nope" in body_json(nosource)["message"]
