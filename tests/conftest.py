@@ -44,7 +44,8 @@ def s3_endpoint() -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     import s3fs
 
-    s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint).mkdir(BUCKET)
+    s3 = s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint)
+    s3.makedirs(BUCKET, exist_ok=True)
     yield endpoint
     server.stop()
 
@@ -98,7 +99,6 @@ def dead_s3_kwargs() -> dict:
         "key": ACCESS_KEY,
         "secret": SECRET,
         "endpoint_url": f"http://127.0.0.1:{free_port()}",
-        "retries": 1,
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
     }
 

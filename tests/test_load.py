@@ -129,8 +129,10 @@ def test_a_client_leaving_mid_download_frees_the_server(tmp_path):
         fds_before = server.num_fds()
         for _ in range(5):
             sock = socket.create_connection(("127.0.0.1", proxy.port))
-            sock.sendall(b"GET /fsspec-proxy/files/Local/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-            sock.recv(2**20)
+            sock.sendall(
+                b"GET /fsspec-proxy/files/Local/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            )
+            assert sock.recv(2**20).startswith(b"HTTP/1.1 200 OK")  # the download is under way
             sock.close()  # gone, 255 MiB unread
         time.sleep(1.0)
         assert server.num_fds() <= fds_before + 1

@@ -149,9 +149,11 @@ def test_interrupted_upload_leaves_nothing_behind(tmp_path):
         (data / "keep.bin").write_bytes(b"old version")
         for target in ("new.bin", "keep.bin"):
             sock = socket.create_connection(("127.0.0.1", proxy.port))
-            head = f"PUT /fsspec-proxy/files/Local/{target} HTTP/1.1\r\nHost: x\r\n"
+            head = f"PUT /fsspec-proxy/files/Local/{target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             sock.sendall(f"{head}Content-Length: {10 * BLOCK}\r\n\r\n".encode() + b"x" * BLOCK)
-            time.sleep(0.3)
+            sock.settimeout(0.3)
+            with pytest.raises(TimeoutError):  # no early refusal: the upload is under way
+                sock.recv(1024)
             sock.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and len(list(data.iterdir())) > 1:

@@ -1,0 +1,110 @@
+"""Faults: a stalled uploader, and an S3 backend that dies mid-transfer."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import s3fs
+import yaml
+from conftest import dead_s3_kwargs, free_port, s3_kwargs
+from moto.server import ThreadedMotoServer
+from standalone_harness import standalone
+
+MiB = 2**20
+BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
+
+
+def staged_uploads(*folders: Path) -> list[str]:
+    return [p.name for folder in folders for p in folder.glob(".fsspec-proxy-upload-*")]
+
+
+def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
+    with standalone(tmp_path, "dev", "--FsspecProxy.upload_timeout=2") as proxy:
+        server = psutil.Process(proxy.process.pid)
+        proxy.request("GET", "api")
+        fds_before = server.num_fds()
+        stalled = []
+        for n in range(20):  # each promises 1 MiB and sends 10 bytes
+            sock = socket.create_connection(("127.0.0.1", proxy.port))
+            head = f"PUT /fsspec-proxy/files/Local/slow-{n}.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            sock.sendall(f"{head}Content-Length: {MiB}\r\n\r\n".encode() + b"0123456789")
+            stalled.append(sock)
+        started = time.monotonic()
+        response, _ = proxy.request("GET", "api")  # others are served meanwhile
+        assert response.status == 200 and time.monotonic() - started < 1
+        for sock in stalled:
+            sock.settimeout(10)
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(1024) == b""  # closed by the server, no answer
+            sock.close()
+        assert time.monotonic() - started < 8
+        time.sleep(0.5)
+        assert staged_uploads(tmp_path / "data") == []
+        assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []
+        assert server.num_fds() <= fds_before + 1
+
+
+@pytest.fixture
+def moto_port():
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    holder = {"server": server}
+    yield port, holder
+    holder["server"].stop()
+
+
+def test_s3_dying_mid_transfer(tmp_path, moto_port):
+    port, holder = moto_port
+    endpoint = f"http://127.0.0.1:{port}"
+    kwargs = {**dead_s3_kwargs(), "endpoint_url": endpoint}
+    s3 = s3fs.S3FileSystem(**s3_kwargs(endpoint), skip_instance_cache=True)
+    s3.mkdir(BUCKET)
+    payload = bytes(range(256)) * (64 * 1024)  # 16 MiB
+    s3.pipe(f"{BUCKET}/big.bin", payload)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "local.txt").write_text("still here")
+    sources = [
+        {"name": "S3", "path": f"s3://{BUCKET}", "kwargs": kwargs},
+        {"name": "Local", "path": str(tmp_path / "data")},
+    ]
+    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    staged_before = staged_uploads(Path(tempfile.gettempdir()))
+
+    with standalone(tmp_path, "dev", "--FsspecProxy.chunk_size=262144") as proxy:
+        download = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        download.request("GET", "/fsspec-proxy/files/S3/big.bin")
+        response = download.getresponse()
+        assert response.status == 200, response.read()
+        assert int(response.getheader("Content-Length")) == len(payload)
+        first = response.read(MiB)
+        assert first == payload[:MiB]
+        holder["server"].stop()  # S3 goes away mid-download
+        with pytest.raises(http.client.IncompleteRead):
+            response.read()  # the proxy cuts the response short: never silently short data
+
+        failed, body = proxy.request("PUT", "files/S3/new.bin", body=b"x" * MiB)
+        assert failed.status == 502
+        assert b"Storage backend failed" in body
+        listing, _ = proxy.request("GET", "api/ls/S3")
+        assert listing.status == 502
+        local, text = proxy.request("GET", "files/Local/local.txt")
+        assert (local.status, text) == (200, b"still here")  # other sources keep serving
+        assert staged_uploads(Path(tempfile.gettempdir())) == staged_before
+
+        revived = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        revived.start()  # S3 is back, with the state it had (moto keeps it in this process)
+        holder["server"] = revived
+        s3.invalidate_cache()
+        assert not s3.exists(f"{BUCKET}/new.bin")  # the failed upload left no object
+        assert s3.cat(f"{BUCKET}/big.bin") == payload
+        retried, _ = proxy.request("PUT", "files/S3/new.bin", body=b"x" * MiB)
+        assert retried.status == 201
+        assert s3.cat(f"{BUCKET}/new.bin") == b"x" * MiB
