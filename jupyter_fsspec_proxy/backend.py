@@ -40,13 +40,18 @@ class Backend:
         self.secrets = frozenset(secrets)
         self.root, self.name = root, name  # to name paths in messages as clients do
 
-    @classmethod
-    def for_filesystem(cls, fs: AbstractFileSystem, *args: Any, **kwargs: Any) -> Backend:
+    @staticmethod
+    def for_filesystem(
+        fs: AbstractFileSystem, timeout: float, secrets: Iterable[str], root: str, name: str
+    ) -> Backend:
+        """The kind of backend that suits ``fs``."""
         if isinstance(fs, LocalFileSystem):
-            return LocalBackend(fs, *args, **kwargs)
-        if isinstance(fs, AsyncFileSystem) and fs.asynchronous:
-            return AsyncBackend(fs, *args, **kwargs)
-        return ThreadedBackend(fs, *args, **kwargs)
+            kind: type[Backend] = LocalBackend
+        elif isinstance(fs, AsyncFileSystem) and fs.asynchronous:
+            kind = AsyncBackend
+        else:
+            kind = ThreadedBackend
+        return kind(fs, timeout, secrets, root, name)
 
     def translate(self, exc: BaseException) -> SourceError:
         return translate(exc, self.secrets, self.root, self.name)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from tornado.web import HTTPError
+
 from . import __version__
 
 PROJECT = "fsspec-proxy-client"
@@ -35,3 +37,11 @@ def client_wheel() -> ClientWheel | None:
     if not path.is_file():
         return None
     return ClientWheel(path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def require_client_wheel() -> ClientWheel:
+    """The client wheel, or a 404 saying this installation has none."""
+    wheel = client_wheel()
+    if wheel is None:
+        raise HTTPError(404, "This installation was built without the client wheel")
+    return wheel

@@ -13,8 +13,7 @@ import time
 
 import psutil
 import yaml
-from standalone_harness import standalone
-from test_standalone import PeakRSS
+from standalone_harness import PeakRSS, standalone
 
 TOKEN = "load-token"
 CLIENTS = 64

@@ -7,13 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-import psutil
 import pytest
 import yaml
-from standalone_harness import standalone
+from standalone_harness import PeakRSS, standalone
 
 TOKEN = "standalone-test-token"
 ORIGIN = "http://127.0.0.1:9"
@@ -83,33 +81,6 @@ def test_dev_mode_rereads_the_config_file(tmp_path):
             time.sleep(0.3)
             names = [s["name"] for s in json.loads(proxy.request("GET", "api/sources")[1])]
         assert names == ["Fresh"]
-
-
-class PeakRSS:
-    """Samples a process's resident memory in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.baseline) / 2**20
 
 
 GIB = 2**30

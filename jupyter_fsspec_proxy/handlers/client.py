@@ -8,17 +8,10 @@ import json
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..client_wheel import PROJECT, ClientWheel, client_wheel
+from ..client_wheel import PROJECT, require_client_wheel
 from .base import ProxyHandler
 
 JSON_INDEX = "application/vnd.pypi.simple.v1+json"
-
-
-def _wheel() -> ClientWheel:
-    wheel = client_wheel()
-    if wheel is None:
-        raise HTTPError(404, "This installation was built without the client wheel")
-    return wheel
 
 
 class ClientWheelHandler(ProxyHandler):
@@ -26,7 +19,7 @@ class ClientWheelHandler(ProxyHandler):
 
     @authorized
     async def get(self, name: str) -> None:
-        wheel = _wheel()
+        wheel = require_client_wheel()
         if name != wheel.name:
             raise HTTPError(404, "No wheel %r here; this server has %r", name, wheel.name)
         self.set_header("Content-Disposition", f'attachment; filename="{wheel.name}"')
@@ -41,7 +34,7 @@ class SimpleIndexHandler(ProxyHandler):
     async def get(self, project: str | None = None) -> None:
         if project not in (None, PROJECT):
             raise HTTPError(404, "This index has only %r", PROJECT)
-        wheel = _wheel()
+        wheel = require_client_wheel()
         as_json = JSON_INDEX in self.request.headers.get("Accept", "")
         if project is None:
             body = (
@@ -63,12 +56,12 @@ class SimpleIndexHandler(ProxyHandler):
 
 class PipliteIndexHandler(ProxyHandler):
     """``GET client/all.json``: the index format of JupyterLite's piplite, so a lite
-    site lists ``../client/all.json`` in ``pipliteUrls`` and ``%pip install
-    fsspec-proxy-client`` gets this server's own client."""
+    site lists ``{base_url}fsspec-proxy/client/all.json`` in ``pipliteUrls`` and
+    ``%pip install fsspec-proxy-client`` gets this server's own client."""
 
     @authorized
     async def get(self) -> None:
-        wheel = _wheel()
+        wheel = require_client_wheel()
         release = {
             "filename": wheel.name,
             "url": f"./{wheel.name}",

@@ -13,7 +13,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..auth import AUTH_RESOURCE
-from ..client_wheel import client_wheel
+from ..client_wheel import require_client_wheel
 
 WEBAPP = Path(__file__).parent.parent / "webapp"
 
@@ -43,9 +43,7 @@ class AppHandler(ExtensionHandlerMixin, JupyterHandler):
         return f"{self.request.protocol}://{self.request.host}{url}" if url.startswith("/") else url
 
     def _pyscript_config(self) -> dict:
-        wheel = client_wheel()
-        if wheel is None:
-            raise web.HTTPError(404, "This installation was built without the client wheel")
+        wheel = require_client_wheel()
         path = url_path_join(self.base_url, "fsspec-proxy", "client", wheel.name)
         config = {"packages": [self._absolute(path)]}
         if self.extensionapp.app_interpreter_url:
