@@ -210,6 +210,10 @@ class StagedUpload:
         self._file = os.fdopen(fd, "wb")
         self.received = 0
 
+    @classmethod
+    def is_staged(cls, path: str) -> bool:
+        return path.rstrip("/").rpartition("/")[2].startswith(cls.PREFIX)
+
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self.received += len(data)

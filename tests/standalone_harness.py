@@ -32,14 +32,14 @@ class Proxy:
 
 
 @contextmanager
-def standalone(tmp_path: Path, *args: str) -> Iterator[Proxy]:
-    port = free_port()
+def standalone(tmp_path: Path, *args: str, port: int | None = None) -> Iterator[Proxy]:
+    port = port or free_port()
     config = tmp_path / "proxy.yaml"
     if not config.exists():
         local = tmp_path / "data"
         local.mkdir(exist_ok=True)
         config.write_text(yaml.safe_dump({"sources": [{"name": "Local", "path": str(local)}]}))
-    log = tmp_path / f"server-{port}.log"
+    log = tmp_path / f"server-{port}-{len(list(tmp_path.glob('server-*.log')))}.log"
     env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "jupyter_fsspec_proxy", *args, f"--port={port}"]
     with log.open("w") as out:

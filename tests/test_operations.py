@@ -33,6 +33,15 @@ async def test_ls_with_and_without_detail(proxy, source):
     assert root == [f"{source}/top"]
 
 
+async def test_ls_hides_uploads_not_yet_committed(proxy, local_root):
+    (local_root / "kept.txt").write_text("kept")
+    (local_root / ".fsspec-proxy-upload-k1ll3d").write_text("half of an upload")
+    names = body_json(await proxy("api", "ls", "Local", params={"detail": "false"}))
+    assert names == ["Local/kept.txt"]
+    entries = body_json(await proxy("api", "ls", "Local"))
+    assert [entry["name"] for entry in entries] == ["Local/kept.txt"]
+
+
 @pytest.mark.parametrize("source", WRITABLE)
 async def test_info_and_exists(proxy, source):
     await put(proxy, source, "d/f.bin", b"12345")

@@ -5,18 +5,26 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
+from ..backend import StagedUpload
 from ..metadata import FileMeta
 from .base import ProxyHandler
 
 
 class ListHandler(ProxyHandler):
-    """``GET api/ls/<source>/<path>?detail=true``: a directory's entries."""
+    """``GET api/ls/<source>/<path>?detail=true``: a directory's entries.
+
+    Uploads still being received (or left by a server that was killed) are hidden.
+    """
 
     @authorized
     async def get(self, path: str) -> None:
         source, _, full = self.locate(path)
         detail = self.bool_argument("detail", True)
-        entries = await source.backend.call("ls", full, detail=detail)
+        entries = [
+            entry
+            for entry in await source.backend.call("ls", full, detail=detail)
+            if not StagedUpload.is_staged(entry["name"] if detail else entry)
+        ]
         if detail:
             result = [
                 FileMeta.from_info(
