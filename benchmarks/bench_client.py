@@ -28,14 +28,14 @@ import yaml
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from bench_server import free_port, serve  # noqa: E402
+import servers  # noqa: E402
 from browser_harness import build_site, chromium  # noqa: E402
 from fsspec_proxy_client import ProxyFileSystem  # noqa: E402
 
 MiB = 1 << 20
 SIZE = 64 * MiB
 RANGES = 500
-TOKEN = "benchmark-token"
+TOKEN = servers.TOKEN
 
 PYODIDE_BENCH = """
 import json, random
@@ -141,17 +141,10 @@ def main() -> None:
         site = build_site(Path(tmp) / "static" / "harness", wheels)
         config = Path(tmp) / "proxy.yaml"
         config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(data)}]}))
-        port = free_port()
-        env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": tmp}
-        command = [
-            *(sys.executable, "-m", "jupyter_fsspec_proxy", "run", f"--port={port}"),
-            f"--IdentityProvider.token={TOKEN}",
-            "--ServerApp.log_level=WARN",
-            f"--ServerApp.extra_static_paths={site.parent}",
-        ]
-        with serve(command, port, env):
-            results = {"CPython": cpython(port)}
-            results.update(asyncio.run(pyodide(f"http://127.0.0.1:{port}", site)))
+        static = f"--ServerApp.extra_static_paths={site.parent}"
+        with servers.proxy(config, Path(tmp), static) as proxy:
+            results = {"CPython": cpython(proxy.port)}
+            results.update(asyncio.run(pyodide(f"http://127.0.0.1:{proxy.port}", site)))
 
     print(
         f"{'client':<16} {'4 KiB reads/s':>14} {'baseline':>9} {'ratio':>6} "

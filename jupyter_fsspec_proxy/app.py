@@ -9,7 +9,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
 
-from .auth import ProxyOnlyAuthorizer
+from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -52,6 +52,7 @@ class FsspecProxy(ExtensionApp):
         "open_browser": False,
         "allow_root": True,
         "authorizer_class": ProxyOnlyAuthorizer,
+        "identity_provider_class": HeaderTokenIdentityProvider,
     }
 
     mode = Enum(

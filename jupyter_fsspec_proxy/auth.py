@@ -1,10 +1,11 @@
-"""Authorization of the standalone proxy: its own routes and nothing else."""
+"""Identity and authorization of the standalone proxy: its own routes and nothing else."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from jupyter_server.auth import Authorizer
+from jupyter_server.auth.identity import PasswordIdentityProvider, User
 
 AUTH_RESOURCE = "fsspec_proxy"
 
@@ -15,3 +16,17 @@ class ProxyOnlyAuthorizer(Authorizer):
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         return resource == AUTH_RESOURCE
+
+
+class HeaderTokenIdentityProvider(PasswordIdentityProvider):
+    """Jupyter's token and password login, except that a request authenticated by its
+    ``Authorization`` header is not given a login cookie.
+
+    Such clients send their token with every request; a cookie would add signing
+    work to each response and a session that cross-site requests could ride on.
+    A token in the URL or a password login still starts a cookie session.
+    """
+
+    def set_login_cookie(self, handler: Any, user: User) -> None:
+        if not handler.request.headers.get("Authorization"):
+            super().set_login_cookie(handler, user)

@@ -3,10 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Browser tests: Debian's Chromium (Playwright drives it; it never downloads one)
-# and the npm packages that the pages load from this machine.
-if ! command -v chromium > /dev/null; then
-  apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+# Debian's Chromium for the browser tests (Playwright drives it; it never
+# downloads one), Debian's nginx for the scale-out test, and the npm packages
+# that the pages load from this machine.
+missing=()
+command -v chromium > /dev/null || missing+=(chromium)
+command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" > /dev/null
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 

@@ -1,4 +1,4 @@
-"""Faults: a stalled uploader, and an S3 backend that dies mid-transfer."""
+"""Faults: a stalled uploader, and the network to S3 dropping mid-transfer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import http.client
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -15,6 +16,7 @@ import s3fs
 import yaml
 from conftest import dead_s3_kwargs, free_port, s3_kwargs
 from moto.server import ThreadedMotoServer
+from relay import Relay
 from standalone_harness import standalone
 
 MiB = 2**20
@@ -52,19 +54,20 @@ def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
 
 
 @pytest.fixture
-def moto_port():
+def s3_relay() -> Iterator[tuple[str, Relay]]:
+    """moto, and a relay to it that can be cut: (moto's own endpoint, relay)."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    holder = {"server": server}
-    yield port, holder
-    holder["server"].stop()
+    relay = Relay(port)
+    yield f"http://127.0.0.1:{port}", relay
+    relay.close()
+    server.stop()
 
 
-def test_s3_dying_mid_transfer(tmp_path, moto_port):
-    port, holder = moto_port
-    endpoint = f"http://127.0.0.1:{port}"
-    kwargs = {**dead_s3_kwargs(), "endpoint_url": endpoint}
+def test_s3_dying_mid_transfer(tmp_path, s3_relay):
+    endpoint, relay = s3_relay
+    kwargs = {**dead_s3_kwargs(), "endpoint_url": f"http://127.0.0.1:{relay.port}"}
     s3 = s3fs.S3FileSystem(**s3_kwargs(endpoint), skip_instance_cache=True)
     s3.mkdir(BUCKET)
     payload = bytes(range(256)) * (64 * 1024)  # 16 MiB
@@ -86,7 +89,7 @@ def test_s3_dying_mid_transfer(tmp_path, moto_port):
         assert int(response.getheader("Content-Length")) == len(payload)
         first = response.read(MiB)
         assert first == payload[:MiB]
-        holder["server"].stop()  # S3 goes away mid-download
+        relay.cut()  # the network to S3 drops mid-download
         with pytest.raises(http.client.IncompleteRead):
             response.read()  # the proxy cuts the response short: never silently short data
 
@@ -99,9 +102,7 @@ def test_s3_dying_mid_transfer(tmp_path, moto_port):
         assert (local.status, text) == (200, b"still here")  # other sources keep serving
         assert staged_uploads(Path(tempfile.gettempdir())) == staged_before
 
-        revived = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        revived.start()  # S3 is back, with the state it had (moto keeps it in this process)
-        holder["server"] = revived
+        relay.restore()  # S3 is reachable again
         s3.invalidate_cache()
         assert not s3.exists(f"{BUCKET}/new.bin")  # the failed upload left no object
         assert s3.cat(f"{BUCKET}/big.bin") == payload

@@ -118,11 +118,12 @@ async def test_conditional_uploads(proxy):
     assert (await proxy("files", "Scratch", "once.txt")).body == b"4"
 
 
-async def test_empty_file(proxy):
-    assert (await put(proxy, "Local", "empty", b"")).code == 201
-    response = await proxy("files", "Local", "empty")
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_empty_file(proxy, source):
+    assert (await put(proxy, source, "empty", b"")).code == 201
+    response = await proxy("files", source, "empty")
     assert (response.code, response.body) == (200, b"")
-    ranged = await proxy("files", "Local", "empty", headers={"Range": "bytes=0-"})
+    ranged = await proxy("files", source, "empty", headers={"Range": "bytes=0-"})
     assert ranged.code == 416
 
 

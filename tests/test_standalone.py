@@ -38,6 +38,18 @@ def test_run_mode_needs_the_token_and_grants_no_origin(tmp_path):
         assert response.getheader("Access-Control-Allow-Origin") is None
 
 
+def test_only_url_tokens_start_a_cookie_session(tmp_path):
+    with standalone(tmp_path, "run", f"--IdentityProvider.token={TOKEN}") as proxy:
+        response, _ = proxy.request("GET", "api", headers={"Authorization": f"token {TOKEN}"})
+        assert response.status == 200
+        assert response.getheader("Set-Cookie") is None  # API clients resend the header
+        response, _ = proxy.request("GET", f"api?token={TOKEN}")
+        assert response.status == 200
+        cookie = response.getheader("Set-Cookie").split(";")[0]
+        response, _ = proxy.request("GET", "api/sources", headers={"Cookie": cookie})
+        assert response.status == 200  # a page opened with ?token= goes on with its cookie
+
+
 def test_run_mode_with_an_allowed_origin(tmp_path):
     args = ("run", f"--IdentityProvider.token={TOKEN}", f"--FsspecProxy.allowed_origins={ORIGIN}")
     with standalone(tmp_path, *args) as proxy:

@@ -44,36 +44,44 @@ class RangesHandler(ProxyHandler):
     async def post(self) -> None:
         ranges = _parse_ranges(self.json_body())
         self.set_header("Content-Type", MEDIA_TYPE)
+        self._buffered = 0
+        self._located: dict[str, tuple] = {}  # each path is resolved once per request
         for index, (path, start, end) in enumerate(ranges):
             try:
                 await self._stream_range(index, path, start, end)
             except HTTPError as exc:
                 error = {"status": exc.status_code, **self.error_body(exc, exc.status_code)}
-                self._frame(index, b"", error)
-            await self.flush()
+                await self._frame(index, b"", error)
         self.finish(set_content_type=MEDIA_TYPE)
 
     async def _stream_range(
         self, index: int, path: str, start: int | None, end: int | None
     ) -> None:
-        source, _, full = self.locate(path)
+        if path not in self._located:
+            self._located[path] = self.locate(path)
+        source, _, full = self._located[path]
         start = start or 0
         if start < 0 or (end is not None and end < 0):
             size = int((await source.backend.call("info", full)).get("size") or 0)
             start = max(size + start, 0) if start < 0 else start
             end = max(size + end, 0) if end is not None and end < 0 else end
         if end is not None and end <= start:
-            self._frame(index, b"")
+            await self._frame(index, b"")
             return
         sent = False
         async for chunk in source.backend.read(full, start, end, self.proxy.chunk_size):
-            self._frame(index, chunk)
+            await self._frame(index, chunk)
             sent = True
         if not sent:
-            self._frame(index, b"")
+            await self._frame(index, b"")
 
-    def _frame(self, index: int, data: bytes, extra: dict[str, Any] | None = None) -> None:
+    async def _frame(self, index: int, data: bytes, extra: dict[str, Any] | None = None) -> None:
+        """Queue one frame; send once a chunk's worth is queued (small ranges share writes)."""
         header = {"index": index, "size": len(data), **(extra or {})}
         self.write(json.dumps(header).encode() + b"\n")
         if data:
             self.write(data)
+        self._buffered += len(data)
+        if self._buffered >= self.proxy.chunk_size:
+            self._buffered = 0
+            await self.flush()

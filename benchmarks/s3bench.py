@@ -1,0 +1,72 @@
+"""S3 on moto's server: reads through the proxy against s3fs reading moto directly."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import s3fs
+from clientbench import Side, read_mb_s, seconds
+from httpbench import RANGE, offsets
+from servers import Server, free_port, running
+
+BUCKET = "bench"
+CREDENTIALS = {"key": "benchmark-key", "secret": "benchmark-secret"}
+
+
+@contextmanager
+def moto(workdir: Path) -> Iterator[Server]:
+    """moto's S3 server in its own process, so it does not share the client's GIL."""
+    server = Server("moto", free_port(), "/")
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(server.port)]
+    with running(server, command, log=workdir / "moto.log"):
+        yield server
+
+
+def endpoint(server: Server) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+def source(server: Server) -> dict:
+    """The proxy's config entry for the bucket."""
+    kwargs = {**CREDENTIALS, "endpoint_url": endpoint(server)}
+    return {"name": "S3", "path": f"s3://{BUCKET}", "kwargs": kwargs}
+
+
+def direct_side(server: Server) -> Side:
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint(server), skip_instance_cache=True, **CREDENTIALS)
+    return Side(fs, f"{BUCKET}/")
+
+
+def fill(server: Server, data: bytes) -> None:
+    side = direct_side(server)
+    side.fs.mkdir(BUCKET)
+    side.fs.pipe_file(side.path("big.bin"), data)
+
+
+def ranges_s(side: Side, size: int, count: int) -> float:
+    path = side.path("big.bin")
+
+    def loop() -> None:
+        for offset in offsets(count, size, 5):
+            assert len(side.fs.cat_file(path, start=offset, end=offset + RANGE)) == RANGE
+
+    return seconds(loop)
+
+
+def compare(proxied: Side, direct: Side, size: int, rounds: int, ranges: int) -> dict:
+    """Best of ``rounds``, alternating; ratios are proxy time over direct time."""
+    read = {"proxy": 0.0, "direct": 0.0}
+    small = {"proxy": float("inf"), "direct": float("inf")}
+    for _ in range(rounds):
+        for name, side in (("proxy", proxied), ("direct", direct)):
+            read[name] = max(read[name], read_mb_s(side, size))
+            small[name] = min(small[name], ranges_s(side, size, ranges))
+    return {
+        "read_MB_s": read,
+        "read_time_ratio": read["direct"] / read["proxy"],
+        f"ranges_{ranges}_s": small,
+        "ranges_time_ratio": small["proxy"] / small["direct"],
+    }

@@ -1,0 +1,190 @@
+"""The servers under test, each a separate process on 127.0.0.1 serving one data directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+HERE = Path(__file__).parent
+TOKEN = "benchmark-token"
+PROTOTYPE = "fsspec-proxy==0.1.2"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """How to reach one server's copy of the data directory over HTTP."""
+
+    name: str
+    port: int
+    files: str  # URL prefix of a data-relative path
+    listing: str | None = None  # URL listing the directory ``many/``
+    upload_method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=dict)
+    pid: int = 0
+
+    def url(self, path: str) -> str:
+        return self.files + path
+
+    def processes(self) -> list[psutil.Process]:
+        """The server process and its children (nginx's workers, uvicorn's server)."""
+        main = psutil.Process(self.pid)
+        return [main, *main.children(recursive=True)]
+
+    def rss(self) -> int:
+        total = 0
+        for process in self.processes():
+            with suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
+
+
+@contextmanager
+def running(server: Server, command: list[str], env: dict | None = None, log: Path | None = None):
+    """Start ``command``, wait until ``server.port`` accepts, stop it afterwards."""
+    out = log.open("w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    server.pid = process.pid
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited: {log.read_text() if log else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{server.name} did not start") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def proxy(config: Path, workdir: Path, *options: str) -> Iterator[Server]:
+    """This project's standalone proxy, in ``run`` mode with token auth, as deployed."""
+    server = Server(
+        "jupyter-fsspec-proxy",
+        free_port(),
+        "/fsspec-proxy/files/Bench/",
+        "/fsspec-proxy/api/ls/Bench/many",
+        headers={"Authorization": f"token {TOKEN}"},
+    )
+    command = [
+        *(sys.executable, "-m", "jupyter_fsspec_proxy", "run", f"--port={server.port}"),
+        *(f"--IdentityProvider.token={TOKEN}", "--ServerApp.log_level=WARN", *options),
+    ]
+    env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": str(workdir)}
+    log = workdir / f"proxy-{server.port}.log"
+    with running(server, command, env, log):
+        yield server
+
+
+def prototype_venv(where: Path) -> Path:
+    """A virtual environment holding the prototype from PyPI (made once, then reused)."""
+    python = where / "bin" / "python"
+    if not (where / "bin" / "fsspec-proxy").exists():
+        print(f"installing {PROTOTYPE} into {where} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", PROTOTYPE]
+        subprocess.run(pip, check=True)
+    return where
+
+
+@contextmanager
+def prototype(venv: Path, root: Path, workdir: Path) -> Iterator[Server]:
+    """The prototype (FastAPI), configured in its own YAML format, in ``run`` mode."""
+    server = Server(
+        "prototype 0.1.2", free_port(), "/Bench/bytes/", "/Bench/list/many", upload_method="POST"
+    )
+    config = workdir / "prototype.yaml"
+    config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": f"file://{root}"}]}))
+    command = [
+        *(str(venv / "bin" / "fsspec-proxy"), "run"),
+        *("--host", "127.0.0.1", "--port", str(server.port)),
+    ]
+    env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "PATH": f"{venv}/bin:/usr/bin:/bin"}
+    with running(server, command, env, workdir / "prototype.log"):
+        yield server
+
+
+@contextmanager
+def tornado_static(root: Path) -> Iterator[Server]:
+    """The baseline: tornado's StaticFileHandler, plus a listing and a streamed PUT."""
+    server = Server("tornado static", free_port(), "/", "/_list/many")
+    command = [sys.executable, str(HERE / "static_server.py"), str(root), str(server.port)]
+    with running(server, command):
+        yield server
+
+
+NGINX_STATIC = """
+{user}
+worker_processes 1;
+pid {workdir}/nginx-static.pid;
+error_log {workdir}/nginx-static.error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    fastcgi_temp_path {workdir}/nginx-fastcgi;
+    uwsgi_temp_path {workdir}/nginx-uwsgi;
+    scgi_temp_path {workdir}/nginx-scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        client_max_body_size 0;
+        dav_methods PUT;
+        autoindex on;
+        autoindex_format json;
+    }}
+}}
+"""
+
+
+def nginx_user() -> str:
+    """As root, nginx's workers would drop to ``nobody``, who cannot read private temp dirs."""
+    return "user root;" if os.geteuid() == 0 else ""
+
+
+@contextmanager
+def nginx_static(root: Path, workdir: Path) -> Iterator[Server]:
+    """nginx from Debian, one worker with sendfile: the upper reference."""
+    server = Server("nginx (reference)", free_port(), "/", "/many/")
+    config = workdir / "nginx-static.conf"
+    config.write_text(
+        NGINX_STATIC.format(user=nginx_user(), workdir=workdir, port=server.port, root=root)
+    )
+    command = [NGINX, "-c", str(config), "-p", str(workdir), "-g", "daemon off;"]
+    with running(server, command, log=workdir / "nginx-static.log"):
+        yield server
+
+
+def have_nginx() -> bool:
+    return Path(NGINX).exists()
