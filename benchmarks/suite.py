@@ -39,6 +39,12 @@ BATCH = 100
 SLOW_CAP = 20.0  # seconds: the prototype sends binary files line by line
 
 
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as info:
+        names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
 def make_dataset(root: Path, workdir: Path) -> dict[str, Path]:
     """The files every server serves, and the files uploaded to them."""
     block = os.urandom(8 * MiB)
@@ -284,6 +290,7 @@ def main() -> None:
 
     report = {
         "machine": {
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
