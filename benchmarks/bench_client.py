@@ -157,10 +157,7 @@ def main() -> None:
             f"{row['fetch_whole']:>9.0f} {row['client_whole'] / row['fetch_whole']:>6.2f}"
         )
     print("baseline: http.client on CPython, the browser's fetch() in Pyodide")
-    out = HERE / "results" / "client.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"saved {out}")
+    servers.save("client", results)
 
 
 if __name__ == "__main__":

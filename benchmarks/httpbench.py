@@ -7,7 +7,6 @@ import http.client
 import json
 import random
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -143,9 +142,10 @@ def separate_ranges_ms(server: Server, ranges: list[tuple[str, int]]) -> float:
 def batched_ranges_ms(server: Server, ranges: list[tuple[str, int]]) -> float:
     """The same ranges in one ``api/ranges`` request (this project only)."""
     items = [{"path": f"Bench/{p}", "start": o, "end": o + RANGE} for p, o in ranges]
+    request = json.dumps({"ranges": items}).encode()  # bytes: sent with the headers
     conn = connect(server)
     start = time.perf_counter()
-    conn.request("POST", "/fsspec-proxy/api/ranges", json.dumps({"ranges": items}), server.headers)
+    conn.request("POST", "/fsspec-proxy/api/ranges", request, server.headers)
     response = conn.getresponse()
     body = response.read()
     elapsed = time.perf_counter() - start
@@ -196,30 +196,3 @@ def alternate_best(rounds: int, targets: list, measure, better=max) -> dict[str,
                 value if server.name not in best else better(best[server.name], value)
             )
     return best
-
-
-class PeakRSS:
-    """Samples a server's resident memory (its processes together) every 20 ms."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.baseline = server.rss()
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.server.rss())
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.baseline) / MiB

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import yaml
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from processes import free_port, wait_for_port  # noqa: E402
+
 TOKEN = "benchmark-token"
 PROTOTYPE = "fsspec-proxy==0.1.2"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -43,18 +38,6 @@ class Server:
     def url(self, path: str) -> str:
         return self.files + path
 
-    def processes(self) -> list[psutil.Process]:
-        """The server process and its children (nginx's workers, uvicorn's server)."""
-        main = psutil.Process(self.pid)
-        return [main, *main.children(recursive=True)]
-
-    def rss(self) -> int:
-        total = 0
-        for process in self.processes():
-            with suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
-        return total
-
 
 @contextmanager
 def running(server: Server, command: list[str], env: dict | None = None, log: Path | None = None):
@@ -63,17 +46,10 @@ def running(server: Server, command: list[str], env: dict | None = None, log: Pa
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     server.pid = process.pid
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{server.name} exited: {log.read_text() if log else ''}")
-            try:
-                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{server.name} did not start") from None
-                time.sleep(0.1)
+        try:
+            wait_for_port(server.port, process, server.name)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {log.read_text() if log else ''}") from None
         yield server
     finally:
         process.terminate()
@@ -188,3 +164,11 @@ def nginx_static(root: Path, workdir: Path) -> Iterator[Server]:
 
 def have_nginx() -> bool:
     return Path(NGINX).exists()
+
+
+def save(name: str, report: dict) -> None:
+    """Write ``benchmarks/results/<name>.json`` and say where."""
+    out = HERE / "results" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"saved {out}")

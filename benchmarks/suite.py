@@ -13,7 +13,6 @@ prints tables with ratios to the baseline, checks the targets, and saves
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -28,6 +27,7 @@ import scaleout
 import servers
 import yaml
 from httpbench import MiB
+from processes import PeakRSS
 
 HERE = Path(__file__).parent
 BIG = 64 * MiB
@@ -124,9 +124,9 @@ def raw_http(all_servers: list, uploads: dict, rounds: int) -> dict[str, dict]:
     print("memory while sending and receiving 1 GiB ...", flush=True)
     for server in all_servers:
         cap = SLOW_CAP if server in slow else 600
-        with h.PeakRSS(server) as serving:
+        with PeakRSS(server.pid) as serving:
             received, _ = h.stream_read(server, "huge.bin", cap)
-        with h.PeakRSS(server) as receiving:
+        with PeakRSS(server.pid) as receiving:
             h.upload_mb_s(server, uploads["1GiB"], "received-1GiB.bin")
         results[server.name]["rss_serving_1GiB_MiB"] = serving.growth_mib
         results[server.name]["rss_receiving_1GiB_MiB"] = receiving.growth_mib
@@ -275,6 +275,7 @@ def main() -> None:
         prototype = stack.enter_context(servers.prototype(venv, root, workdir))
         nginx = stack.enter_context(servers.nginx_static(root, workdir))
         raw = raw_http([static, proxy, prototype, nginx], uploads, args.rounds)
+        h.batched_ranges_ms(proxy, h.spread_ranges(BATCH))  # warm up, as for the reads
         batched = h.alternate_best(
             args.rounds, [proxy], lambda s: h.batched_ranges_ms(s, h.spread_ranges(BATCH)), min
         )
@@ -325,10 +326,7 @@ def main() -> None:
     print("\nTargets:")
     for label, value, ok in targets(raw, s3):
         print(f"  {'PASS' if ok else 'MISS'}  {label}: {value:.2f}")
-    out = HERE / "results" / "suite.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nsaved {out}")
+    servers.save("suite", report)
 
 
 if __name__ == "__main__":

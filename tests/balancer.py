@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from processes import wait_for_port
 
 DOCUMENTED = Path(__file__).parent.parent / "docs" / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -47,19 +47,9 @@ def balancer(listen: int, replicas: list[int], workdir: Path) -> Iterator[Path]:
     user = "user root; " if os.geteuid() == 0 else ""  # else workers drop to nobody
     directives = f"daemon off; {user}pid {workdir}/{name}.pid; error_log {workdir}/{name}.err;"
     command = [NGINX, "-c", str(config), "-p", str(workdir), "-g", directives]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", listen), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start") from None
-                time.sleep(0.05)
+        wait_for_port(listen, process, "nginx", timeout=20)
         yield access_log(listen, workdir)
     finally:
         process.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 from moto.server import ThreadedMotoServer
+from processes import free_port
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 SECRET = "SENTINEL-SECRET-7f3a9c"
 ACCESS_KEY = "SENTINEL-KEY-4b2d1e"
 BUCKET = "proxy-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -6,16 +6,13 @@ import http.client
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
-from conftest import free_port
+from processes import free_port, wait_for_port
 
 
 class Proxy:
@@ -45,43 +42,11 @@ def standalone(tmp_path: Path, *args: str, port: int | None = None) -> Iterator[
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text()}")
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
-                break
-            except OSError:
-                time.sleep(0.1)
+        try:
+            wait_for_port(port, process, "the standalone proxy", timeout=30)
+        except RuntimeError as error:
+            pytest.fail(f"{error}: {log.read_text()}")
         yield Proxy(process, port, log)
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-class PeakRSS:
-    """Samples a process's resident memory in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.baseline) / 2**20

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from browser_harness import chromium
-from conftest import free_port
+from processes import free_port
 from standalone_harness import standalone
 from tornado.web import Application, StaticFileHandler
 

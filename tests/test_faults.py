@@ -14,8 +14,9 @@ import psutil
 import pytest
 import s3fs
 import yaml
-from conftest import dead_s3_kwargs, free_port, s3_kwargs
+from conftest import dead_s3_kwargs, s3_kwargs
 from moto.server import ThreadedMotoServer
+from processes import free_port
 from relay import Relay
 from standalone_harness import standalone
 

@@ -13,7 +13,8 @@ import time
 
 import psutil
 import yaml
-from standalone_harness import PeakRSS, standalone
+from processes import PeakRSS
+from standalone_harness import standalone
 
 TOKEN = "load-token"
 CLIENTS = 64

@@ -10,7 +10,7 @@ import random
 import threading
 import time
 
-from conftest import free_port
+from processes import free_port
 from standalone_harness import standalone
 
 TOKEN = "restart-token"

@@ -8,7 +8,7 @@ import threading
 import time
 
 from balancer import balancer, requests_by_line, served_by
-from conftest import free_port
+from processes import free_port
 from standalone_harness import standalone
 
 TOKEN = "scale-out-token"

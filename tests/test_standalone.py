@@ -11,7 +11,8 @@ import time
 
 import pytest
 import yaml
-from standalone_harness import PeakRSS, standalone
+from processes import PeakRSS
+from standalone_harness import standalone
 
 TOKEN = "standalone-test-token"
 ORIGIN = "http://127.0.0.1:9"
