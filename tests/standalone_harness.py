@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import subprocess
@@ -50,3 +51,12 @@ def standalone(tmp_path: Path, *args: str, port: int | None = None) -> Iterator[
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def sealed(payload: bytes) -> bytes:
+    """A body that proves its own integrity: sha256 of the rest, then the rest."""
+    return hashlib.sha256(payload).digest() + payload
+
+
+def intact(body: bytes) -> bool:
+    return hashlib.sha256(body[32:]).digest() == body[:32]

@@ -3,7 +3,6 @@ on distinct and shared files, with every byte checked (loopback only, bounded)."
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import random
@@ -14,22 +13,13 @@ import time
 import psutil
 import yaml
 from processes import PeakRSS
-from standalone_harness import standalone
+from standalone_harness import intact, sealed, standalone
 
 TOKEN = "load-token"
 CLIENTS = 64
 SECONDS = float(os.environ.get("FSSPEC_PROXY_LOAD_SECONDS", "60"))
 SHARED = 4
 AUTH = {"Authorization": f"token {TOKEN}"}
-
-
-def sealed(payload: bytes) -> bytes:
-    """A body that proves its own integrity: sha256 of the rest, then the rest."""
-    return hashlib.sha256(payload).digest() + payload
-
-
-def intact(body: bytes) -> bool:
-    return hashlib.sha256(body[32:]).digest() == body[:32]
 
 
 class Client(threading.Thread):

@@ -3,7 +3,6 @@ requests in flight fail, their retries succeed, and no file is left half-written
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import random
@@ -11,21 +10,13 @@ import threading
 import time
 
 from processes import free_port
-from standalone_harness import standalone
+from standalone_harness import intact, sealed, standalone
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"token {TOKEN}"}
 CLIENTS = 8
 BIG = 4 * 2**20
 RETRY_FOR = 60.0
-
-
-def sealed(payload: bytes) -> bytes:
-    return hashlib.sha256(payload).digest() + payload
-
-
-def intact(body: bytes) -> bool:
-    return len(body) > 32 and hashlib.sha256(body[32:]).digest() == body[:32]
 
 
 class Client(threading.Thread):
