@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode
 
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
-from .config import (
-    DEFAULT_CONFIG,
-    ConfigError,
-    SourceSpec,
-    load_file,
-    merge,
-    parse_sources,
-    parse_yaml,
-)
+from .config import ConfigError
 from .handlers import routes
-from .handlers.service import NotFoundHandler
-from .handlers.site import SiteHandler
-from .handlers.webapp import WEBAPP, AppHandler
-from .sources import SourceRegistry
+from .handlers.service import DisabledHandler
+from .manager import SETTINGS_KEY, ProxyManager, Settings
 
 MODES = ("run", "dev", "private")
 # Standalone defaults like the prototype's, unless given on the command line.
@@ -113,97 +101,105 @@ class FsspecProxy(ExtensionApp):
         60.0, config=True, help="Seconds one backend call may take before a 504."
     )
 
-    registry: SourceRegistry
+    posted_source_roots = List(
+        Unicode(),
+        config=True,
+        help="""With allow_reload: URL prefixes (s3://bucket/prefix, /srv/data) that the
+        sources of a config posted to api/config must lie below. Empty: no source may
+        be posted, only `sources: []`.""",
+    )
+    posted_source_kwargs = List(
+        Unicode(),
+        config=True,
+        help="""Storage options (kwargs keys) a posted source may set, e.g. ["anon"].
+        Empty: none, so posted sources cannot point a backend at another endpoint.""",
+    )
+    max_json_body = Int(
+        16 * MiB, config=True, help="Largest body of an api/ request, in bytes (413 beyond)."
+    )
+    manager_class = Type(
+        default_value=ProxyManager,
+        klass=ProxyManager,
+        config=True,
+        help="The class that owns the sources, their reloads and the origin policy.",
+    )
+
+    manager: ProxyManager
 
     def initialize_settings(self) -> None:
+        self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
+        self.settings[SETTINGS_KEY] = self.manager
+        if self.mode != "run" and self.serverapp.ip not in LOOPBACK:
+            self.manager.disabled = (
+                f"mode {self.mode!r} serves loopback only, not {self.serverapp.ip!r}"
+            )
+            self.log.critical("fsspec-proxy is DISABLED: %s", self.manager.disabled)
+            return
         if self.mode != "run":
-            if self.serverapp.ip not in LOOPBACK:
-                self.log.critical(
-                    "Mode %r only listens on loopback, not %r", self.mode, self.serverapp.ip
-                )
-                sys.exit(1)
             self.log.warning(
                 "fsspec-proxy runs in %r mode: NO AUTHENTICATION, any origin may read and "
                 "write every source. Use it for development on this machine only.",
                 self.mode.upper(),
             )
-        self.registry = SourceRegistry(self.log, self.backend_timeout)
         try:
-            self.reload()
+            self.manager.load()
         except ConfigError as exc:
             self.log.critical("No sources are served: %s", exc)
-        if self.mode != "run" and self.config_path:
-            self._watch_config(self.config_path)
+        if self.mode != "run":
+            self.manager.watch_config()
+
+    def _settings(self) -> Settings:
+        return Settings(
+            mode=self.mode,
+            config_file=self.config_file,
+            sources=tuple(self.sources),
+            allow_reload=self.allow_reload,
+            posted_source_roots=tuple(self.posted_source_roots),
+            posted_source_kwargs=tuple(self.posted_source_kwargs),
+            allowed_origins=tuple(self.allowed_origins),
+            chunk_size=self.chunk_size,
+            max_upload_size=self.max_upload_size,
+            max_json_body=self.max_json_body,
+            upload_timeout=self.upload_timeout,
+            backend_timeout=self.backend_timeout,
+        )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes)
-        if self.lite_dir:
-            site = {"path": self.lite_dir, "default_filename": "index.html"}
-            self.handlers.append(("fsspec-proxy/lite/(.*)", SiteHandler, site))
-        webapp = {"path": str(WEBAPP)}
-        self.handlers.append(("fsspec-proxy/app/(config.json)?", AppHandler))
-        self.handlers.append(("fsspec-proxy/app/(.+)", SiteHandler, webapp))
-        self.handlers.append(("fsspec-proxy/.*", NotFoundHandler))  # last: the rest
+        if self.manager.disabled:
+            self.handlers.append(("fsspec-proxy/.*", DisabledHandler))
+            return
+        self.handlers.extend(routes(lite_dir=self.lite_dir))
 
-    @property
-    def config_path(self) -> str | None:
-        if self.config_file:
-            return self.config_file
-        if os.environ.get("FSSPEC_PROXY_CONFIG"):
-            return os.environ["FSSPEC_PROXY_CONFIG"]
-        return None if self.sources else str(DEFAULT_CONFIG)
-
-    def _trait_specs(self) -> list[SourceSpec]:
-        return parse_sources(self.sources, "c.FsspecProxy.sources")
-
-    def reload(self) -> None:
-        """Re-read the config file and replace the sources; raises ConfigError."""
-        path = self.config_path
-        self.registry.replace(merge(load_file(path) if path else [], self._trait_specs()))
-
-    def apply_config_text(self, text: str | bytes) -> None:
-        """Serve the sources of a posted document in place of the config file's."""
-        self.registry.replace(merge(parse_yaml(text, "posted config"), self._trait_specs()))
-
-    def allows_origin(self, origin: str) -> bool:
-        return self.mode != "run" or "*" in self.allowed_origins or origin in self.allowed_origins
-
-    def grants_credentials(self) -> bool:
-        """Cookies may cross origins only for explicitly listed origins."""
-        return self.mode == "run" and "*" not in self.allowed_origins
-
-    def _watch_config(self, path: str) -> None:
-        state = {"mtime": _mtime(path)}
-
-        def check() -> None:
-            mtime = _mtime(path)
-            if mtime == state["mtime"]:
-                return
-            state["mtime"] = mtime
-            try:
-                self.reload()
-                self.log.info("Reloaded %s", path)
-            except ConfigError as exc:
-                self.log.error("Keeping the previous sources: %s", exc)
-
-        PeriodicCallback(check, 1000).start()
-
-
-def _mtime(path: str) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return None
+    async def stop_extension(self) -> None:
+        await self.manager.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     """``jupyter fsspec-proxy [run|dev|private] [options]``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    mode = args.pop(0) if args and args[0] in MODES else "run"
-    flags = [f"--FsspecProxy.mode={mode}"]
+    mode = args.pop(0) if args and not args[0].startswith("-") else "run"
+    if mode not in MODES:
+        sys.exit(f"jupyter fsspec-proxy: unknown mode {mode!r}; the modes are {', '.join(MODES)}")
+    ip = _option(args, "ip") or STANDALONE_DEFAULTS["ip"]
+    if mode != "run" and ip not in LOOPBACK:
+        sys.exit(f"jupyter fsspec-proxy: mode {mode!r} only listens on loopback, not {ip!r}")
+    # An address that is taken is an error: moving to the next port would leave
+    # clients talking to whatever holds this one.
+    flags = [f"--FsspecProxy.mode={mode}", "--ServerApp.port_retries=0"]
     for name, value in STANDALONE_DEFAULTS.items():
-        if not any(arg.split("=")[0] in (f"--{name}", f"--ServerApp.{name}") for arg in args):
+        if _option(args, name) is None:
             flags.append(f"--ServerApp.{name}={value}")
     if mode != "run":
         flags += UNSECURED_FLAGS
     FsspecProxy.launch_instance([*flags, *args])
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of ``--name=V``, ``--name V`` or ``--ServerApp.name=V`` in ``args``."""
+    for index, arg in enumerate(args):
+        key, eq, value = arg.partition("=")
+        if key in (f"--{name}", f"--ServerApp.{name}"):
+            if eq:
+                return value
+            return args[index + 1] if index + 1 < len(args) else ""
+    return None

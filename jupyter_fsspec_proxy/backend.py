@@ -1,24 +1,33 @@
 """Running fsspec operations for one source without blocking the event loop.
 
 Every call goes through :meth:`Backend.call`, the single place where
-timeouts apply and backend exceptions become HTTP errors without secrets.
+timeouts apply and backend exceptions become errors without secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterable
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
-from .errors import SourceError, translate
+from .conditions import WriteConditions
+from .confined import STAGED_PREFIX, ConfinedRoot, StagedFile, is_staged
+from .errors import PreconditionFailed, SourceError, translate
+from .metadata import FileMeta
+
+log = logging.getLogger(__name__)
+THREADS_PER_SOURCE = 8
 
 
 class Backend:
@@ -39,6 +48,9 @@ class Backend:
         self.timeout = timeout
         self.secrets = frozenset(secrets)
         self.root, self.name = root, name  # to name paths in messages as clients do
+        self._commit_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     @staticmethod
     def for_filesystem(
@@ -70,6 +82,15 @@ class Backend:
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    async def meta(self, path: str, name: str) -> FileMeta | None:
+        """The metadata of ``path`` (``name`` as clients know it), None if missing."""
+        try:
+            return FileMeta.from_info(await self.call("info", path), name)
+        except SourceError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+
     async def read(
         self, path: str, start: int, end: int | None, chunk: int
     ) -> AsyncIterator[bytes]:
@@ -98,6 +119,18 @@ class Backend:
     async def _close_reader(self, handle: Any) -> None:
         return None
 
+    async def ls(self, path: str, detail: bool) -> list[Any]:
+        """A listing without uploads still being received."""
+        entries = await self.call("ls", path, detail=detail)
+        return [e for e in entries if not is_staged(e["name"] if detail else e)]
+
+    async def delete(self, path: str, recursive: bool) -> None:
+        """Delete a file, or a directory with ``recursive``."""
+        info = await self.call("info", path)
+        if info.get("type") == "directory" and not recursive:
+            raise self.translate(IsADirectoryError("Is a directory: pass recursive=true"))
+        await self.call("rm", path, recursive=recursive)
+
     async def copy(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("copy", src, dst, recursive=recursive)
 
@@ -106,13 +139,31 @@ class Backend:
         await self.copy(src, dst, recursive)
         await self.call("rm", src, recursive=recursive)
 
-    def staging_dir(self, target: str) -> str | None:
-        """Where an upload is written before it is committed (None: system temp)."""
-        return None
+    def start_upload(self, target: str) -> Upload:
+        """Where the body of an upload to ``target`` goes until it is committed."""
+        return SpooledUpload(self, target)
 
-    async def commit_upload(self, staged: str, target: str) -> None:
-        """Move a completely received upload into place."""
+    async def commit_upload(
+        self, staged: str, target: str, conditions: WriteConditions, name: str
+    ) -> None:
+        """Move a completely received upload into place, if its conditions still hold.
+        Within this process the check and the write happen under one lock per target."""
+        async with self.commit_lock(target):
+            conditions.verify(await self.meta(target, name) if conditions.any else None)
+            await self._put(staged, target, conditions)
+
+    async def _put(self, staged: str, target: str, conditions: WriteConditions) -> None:
         await self.call("put_file", staged, target)
+
+    def commit_lock(self, target: str) -> asyncio.Lock:
+        lock = self._commit_locks.get(target)
+        if lock is None:
+            lock = self._commit_locks[target] = asyncio.Lock()
+        return lock
+
+    async def close(self) -> None:
+        """Release the backend's connections."""
+        return None
 
 
 class AsyncBackend(Backend):
@@ -126,7 +177,8 @@ class AsyncBackend(Backend):
 
 
 class S3Backend(AsyncBackend):
-    """s3fs: a read is one ranged GET whose body is streamed, not one request per chunk."""
+    """s3fs: a read is one ranged GET whose body is streamed, not one request per chunk;
+    a create-only upload is a conditional write that S3 itself decides."""
 
     async def read(
         self, path: str, start: int, end: int | None, chunk: int
@@ -147,18 +199,52 @@ class S3Backend(AsyncBackend):
         finally:
             body.close()
 
+    async def _put(self, staged: str, target: str, conditions: WriteConditions) -> None:
+        mode = "create" if conditions.create_only else "overwrite"
+        try:
+            await self.call("put_file", staged, target, mode=mode)
+        except SourceError as exc:
+            if "PreconditionFailed" in exc.message or "412" in exc.message:
+                raise self.translate(PreconditionFailed("The file already exists")) from None
+            raise
+
+    async def close(self) -> None:
+        client = getattr(self.fs, "_s3", None)
+        if client is not None:
+            self.fs._s3 = None
+            await client.__aexit__(None, None, None)
+
 
 class ThreadedBackend(Backend):
-    """A synchronous filesystem whose calls run in the default thread pool."""
+    """A synchronous filesystem whose calls run in a thread pool of its own, so a
+    stuck backend cannot take the threads of the others."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.executor = ThreadPoolExecutor(THREADS_PER_SOURCE, f"fsspec-proxy-{self.name}")
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self._in_thread(getattr(self.fs, method), *args, **kwargs)
 
-    @staticmethod
-    async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(
-            None, partial(func, *args, **kwargs)
-        )
+    async def _in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``func`` in this source's threads. A thread cannot be stopped: a call
+        that outlives its timeout (the client got 504) is logged when it ends."""
+        started = time.monotonic()
+        timeout, name = self.timeout, self.name
+
+        def timed() -> Any:
+            try:
+                return func(*args, **kwargs)
+            finally:
+                took = time.monotonic() - started
+                if took > timeout:
+                    log.warning(
+                        "A call to source %r ended %.0f s after its request got 504",
+                        name,
+                        took - timeout,
+                    )
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, timed)
 
     async def move(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("mv", src, dst, recursive=recursive)
@@ -172,18 +258,26 @@ class ThreadedBackend(Backend):
     async def _close_reader(self, handle: Any) -> None:
         await self._in_thread(handle.close)
 
+    async def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
 
 class LocalBackend(ThreadedBackend):
-    """Local disk: cheap metadata calls and reads run directly on the loop.
+    """Local disk through :class:`ConfinedRoot`: no path leads out of the root.
 
     Handing a small local read to a thread costs about as much as the read
-    itself, so only potentially long operations (copies, recursive deletes,
-    listings of huge directories) go to the thread pool.
+    itself, so metadata calls and reads run directly on the loop; only
+    potentially long operations (copies, recursive deletes, listings) go to
+    the thread pool.
     """
 
-    _DIRECT = frozenset({"info", "exists", "isdir", "isfile", "modified"})
+    _DIRECT = frozenset({"info", "exists"})
 
     reads_can_wait = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.local = ConfinedRoot(self.root)
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method in self._DIRECT:
@@ -191,10 +285,22 @@ class LocalBackend(ThreadedBackend):
         return await super().call(method, *args, **kwargs)
 
     async def _direct(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.fs, method)(*args, **kwargs)
+        return getattr(self.local, method)(*args, **kwargs)
+
+    async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_thread(getattr(self.local, method), *args, **kwargs)
+
+    async def delete(self, path: str, recursive: bool) -> None:
+        await self.call("rm", path, recursive=recursive)
+
+    async def copy(self, src: str, dst: str, recursive: bool) -> None:
+        await self.call("copy", src, dst, recursive=recursive)
+
+    async def move(self, src: str, dst: str, recursive: bool) -> None:
+        await self.call("move", src, dst)
 
     async def _open_reader(self, path: str) -> BinaryIO:
-        return open(path, "rb")
+        return self.local.open_read(path)
 
     async def _read_at(self, handle: BinaryIO, pos: int, size: int) -> bytes:
         return _pread(handle, pos, size)
@@ -202,13 +308,33 @@ class LocalBackend(ThreadedBackend):
     async def _close_reader(self, handle: BinaryIO) -> None:
         handle.close()
 
-    def staging_dir(self, target: str) -> str:
-        parent = os.path.dirname(target)
-        os.makedirs(parent, exist_ok=True)
-        return parent
+    def start_upload(self, target: str) -> Upload:
+        try:
+            self.local.check_target(target)
+            return LocalUpload(self, target)
+        except Exception as exc:
+            raise self.translate(exc) from None
 
-    async def commit_upload(self, staged: str, target: str) -> None:
-        await self._guard(self._in_thread(os.replace, staged, target))
+    async def commit_upload(
+        self, staged: Any, target: str, conditions: WriteConditions, name: str
+    ) -> None:
+        """Create-only writes are an atomic link (EEXIST: someone was first); others
+        check their condition and rename under the target's lock."""
+        async with self.commit_lock(target):
+            if conditions.any and not conditions.create_only:
+                conditions.verify(await self.meta(target, name))
+            await self._guard(self._place(staged, target, conditions), timed=False)
+
+    async def _place(self, staged: StagedFile, target: str, conditions: WriteConditions) -> None:
+        with self.local.parent(target, create=True) as (fd, leaf):
+            self.local.refuse_link_out(fd, leaf)
+            if not conditions.create_only:
+                staged.replace(fd, leaf)
+                return
+            try:
+                staged.create(fd, leaf)
+            except FileExistsError:
+                raise PreconditionFailed("The file already exists") from None
 
 
 def _pread(handle: Any, pos: int, size: int) -> bytes:
@@ -217,41 +343,63 @@ def _pread(handle: Any, pos: int, size: int) -> bytes:
     return handle.read(size)
 
 
-class StagedUpload:
-    """An upload received into a temporary file, then committed in one step.
+class Upload:
+    """An upload's body as it arrives; committed in one step, or discarded.
 
-    A request that fails or is interrupted never leaves a partial target:
-    the staged file is removed and the target is untouched.
+    A request that fails or is interrupted never leaves a partial target, and no
+    directory is created before the whole body has arrived.
     """
-
-    PREFIX = ".fsspec-proxy-upload-"
 
     def __init__(self, backend: Backend, target: str) -> None:
         self.backend = backend
         self.target = target
-        fd, self.staged = tempfile.mkstemp(prefix=self.PREFIX, dir=backend.staging_dir(target))
-        self._file = os.fdopen(fd, "wb")
         self.received = 0
-
-    @classmethod
-    def is_staged(cls, path: str) -> bool:
-        return path.rstrip("/").rpartition("/")[2].startswith(cls.PREFIX)
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self.received += len(data)
 
-    async def commit(self) -> None:
+    async def commit(self, conditions: WriteConditions, name: str) -> None:
         self._file.close()
         try:
-            await self.backend.commit_upload(self.staged, self.target)
+            await self.backend.commit_upload(self._staged, self.target, conditions, name)
         finally:
-            self._discard()
+            self.abort()
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    _file: BinaryIO
+    _staged: Any
+
+
+class SpooledUpload(Upload):
+    """Staged in a temporary file on the server, then sent with ``put_file``."""
+
+    def __init__(self, backend: Backend, target: str) -> None:
+        super().__init__(backend, target)
+        fd, self._staged = tempfile.mkstemp(prefix=STAGED_PREFIX)
+        self._file = os.fdopen(fd, "wb")
 
     def abort(self) -> None:
         self._file.close()
-        self._discard()
-
-    def _discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.staged)
+            os.unlink(self._staged)
+
+
+class LocalUpload(Upload):
+    """Staged under a hidden name in the deepest existing directory on the way to
+    the target, so the commit is a rename on the same disk."""
+
+    def __init__(self, backend: LocalBackend, target: str) -> None:
+        super().__init__(backend, target)
+        fd = backend.local.nearest_existing_dir(target)
+        try:
+            self._staged = StagedFile(fd)
+        finally:
+            os.close(fd)
+        self._file = os.fdopen(os.dup(self._staged.fd), "wb")
+
+    def abort(self) -> None:
+        self._file.close()
+        self._staged.discard()

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from tornado.web import HTTPError
-
 from . import __version__
 
 PROJECT = "fsspec-proxy-client"
@@ -40,8 +38,8 @@ def client_wheel() -> ClientWheel | None:
 
 
 def require_client_wheel() -> ClientWheel:
-    """The client wheel, or a 404 saying this installation has none."""
+    """The client wheel; FileNotFoundError (404) if this installation has none."""
     wheel = client_wheel()
     if wheel is None:
-        raise HTTPError(404, "This installation was built without the client wheel")
+        raise FileNotFoundError("This installation was built without the client wheel")
     return wheel

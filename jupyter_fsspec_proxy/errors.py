@@ -1,66 +1,118 @@
-"""One table from backend exceptions to HTTP answers, and secret scrubbing."""
+"""The core's exceptions, one table from exceptions to HTTP answers, and secret scrubbing.
+
+Nothing below the handlers raises ``tornado.web.HTTPError``: the core raises Python
+exceptions (or the few of its own below), and :func:`status_for` maps them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
-from tornado.web import HTTPError
+
+class NoSuchSource(LookupError):
+    """No source of that name (or none the caller may read): 404."""
+
+
+class SourceUnavailable(RuntimeError):
+    """The source is configured but its backend failed to start: 503."""
+
+
+class PreconditionFailed(Exception):
+    """An ``If-Match``/``If-None-Match`` condition does not hold: 412."""
+
+
+class PayloadTooLarge(ValueError):
+    """A request body over its limit: 413."""
+
 
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
+    (NoSuchSource, 404),
+    (SourceUnavailable, 503),
+    (PreconditionFailed, 412),
+    (PayloadTooLarge, 413),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),
     (IsADirectoryError, 400),
-    (NotADirectoryError, 400),
+    (NotADirectoryError, 409),
     (asyncio.TimeoutError, 504),
     (TimeoutError, 504),
     (NotImplementedError, 405),
+    (RecursionError, 400),
     (ValueError, 400),
 )
 
 _MIN_SECRET_LENGTH = 4
 
 
-class SourceError(HTTPError):
-    """An HTTP error raised from a backend failure, with a safe message."""
+class SourceError(Exception):
+    """A failure with its HTTP status and a message that is safe to send."""
 
     def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(status, "%s", message)
+        super().__init__(message)
+        self.status_code = status
         self.error = error
         self.message = message
 
 
-def status_for(exc: BaseException) -> int:
-    """The HTTP status for a backend exception; 502 for anything unexpected."""
+def known_status(exc: BaseException) -> int | None:
+    """The HTTP status of an exception in the table (or a SourceError), else None."""
+    if isinstance(exc, SourceError):
+        return exc.status_code
     for kind, status in _STATUS_FOR:
         if isinstance(exc, kind):
             return status
-    return 502
+    return None
+
+
+def status_for(exc: BaseException) -> int:
+    """The HTTP status for a backend exception; 502 for anything unexpected."""
+    return known_status(exc) or 502
 
 
 def translate(
     exc: BaseException, secrets: Iterable[str], root: str = "", name: str = ""
 ) -> SourceError:
-    """Turn a backend exception into an HTTP error whose message holds no secret
-    and names paths as clients do (``<source>/<path>``, not the server's root)."""
+    """Turn a backend exception into an error whose message holds no secret and
+    names paths as clients do (``<source>/<path>``, not the server's root)."""
+    if isinstance(exc, SourceError):
+        return exc
     status = status_for(exc)
     if status == 504:
         message = "The storage backend did not answer in time"
     else:
         message = scrub(str(exc) or type(exc).__name__, secrets)
-        if root.strip("/"):
-            message = message.replace(root.rstrip("/"), name)
+        message = hide_root(message, root, name)
         if status == 502:
             message = f"Storage backend failed: {message}"
     return SourceError(status, type(exc).__name__, message)
 
 
+def hide_root(text: str, root: str, name: str) -> str:
+    """Name the server's root as the source, also where a URL quotes it
+    (``bucket/prefix`` in an S3 error shows as ``bucket?prefix=prefix%2F``)."""
+    root = root.strip("/")
+    if not root:
+        return text
+    bucket, _, prefix = root.partition("/")
+    forms = {root, quote(root), quote(root, safe="")}
+    if prefix:
+        forms |= {quote(prefix + "/", safe=""), quote(prefix, safe="")}
+    forms.add(bucket)
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= _MIN_SECRET_LENGTH:
+            text = text.replace(form, name)
+    return text
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret that occurs in ``text``."""
-    for secret in secrets:
+    """Replace every secret that occurs in ``text``, longest first, so that a secret
+    containing another is never left half-visible."""
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
     return text

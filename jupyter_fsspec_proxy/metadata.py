@@ -24,7 +24,7 @@ class FileMeta:
 
     @classmethod
     def from_info(cls, info: dict[str, Any], name: str) -> FileMeta:
-        kind = "directory" if info.get("type") == "directory" else "file"
+        kind = info.get("type") if info.get("type") in ("directory", "other") else "file"
         size = int(info.get("size") or info.get("Size") or 0)
         mtime = next((_timestamp(info[k]) for k in _MTIME_KEYS if info.get(k) is not None), None)
         return cls(name, kind, size, mtime, _etag(info, size, mtime))
@@ -71,5 +71,7 @@ def _etag(info: dict[str, Any], size: int, mtime: float | None) -> str:
         value = info.get(key)
         if isinstance(value, str) and value:
             return value if value.startswith('"') else f'"{value}"'
-    digest = hashlib.sha1(f"{info.get('name')}|{size}|{mtime!r}".encode()).hexdigest()[:20]
+    # surrogatepass: a file name that is not UTF-8 on disk still has a tag
+    key = f"{info.get('name')}|{size}|{mtime!r}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha1(key).hexdigest()[:20]
     return f'"{digest}"'

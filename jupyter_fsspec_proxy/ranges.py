@@ -8,6 +8,13 @@ from typing import NamedTuple
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)  # units are case-insensitive
 
 
+_HUGE = 10**18  # beyond any file: more digits than this say "past the end"
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) < 19 else _HUGE
+
+
 class ByteRange(NamedTuple):
     """A satisfiable range: ``start`` inclusive, ``end`` exclusive."""
 
@@ -41,16 +48,16 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = match.groups()
     if first:
-        start = int(first)
-        if last and int(last) < start:
+        start = _position(first)
+        if last and _position(last) < start:
             return None
-        end = min(int(last) + 1, size) if last else size
+        end = min(_position(last) + 1, size) if last else size
         if start >= size:
             raise Unsatisfiable
         return ByteRange(start, end)
     if not last:
         return None
-    suffix = int(last)
+    suffix = _position(last)
     if suffix == 0 or size == 0:
         raise Unsatisfiable
     return ByteRange(max(size - suffix, 0), size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterable
@@ -12,11 +13,10 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
-from tornado.web import HTTPError
 
 from .backend import Backend
 from .config import SourceSpec
-from .errors import scrub, secret_strings
+from .errors import NoSuchSource, SourceUnavailable, scrub, secret_strings
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,9 @@ class Source:
         return self.root if not self.root or self.root.endswith("/") else self.root + "/"
 
     def full_path(self, relpath: str) -> str:
-        """The backend path of a validated source-relative path."""
-        path = self._prefix + relpath if relpath else self.root
-        if self.backend is not None and isinstance(self.backend.fs, LocalFileSystem):
-            real = os.path.realpath(path)
-            if real != self.root and not real.startswith(self._prefix):
-                raise HTTPError(403, "Path leads outside the source root")
-            return real
-        return path
+        """The backend path of a validated source-relative path. Local backends
+        confine it when they open it (see :mod:`.confined`)."""
+        return self._prefix + relpath if relpath else self.root
 
     def relative(self, backend_path: str) -> str:
         """The source-relative form of a path returned by the backend."""
@@ -102,16 +97,29 @@ class SourceRegistry:
         self._sources: dict[str, Source] = {}
 
     def replace(self, specs: Iterable[SourceSpec]) -> None:
-        built = {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
-        self._sources = built
+        """Build the sources (at start, before the loop serves anything)."""
+        self._sources = {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
+
+    async def replace_async(self, specs: Iterable[SourceSpec]) -> None:
+        """Build the new sources in a thread (a backend may block while it starts),
+        put them in force at once, then close the old ones."""
+        specs = list(specs)
+        built = await asyncio.to_thread(
+            lambda: {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
+        )
+        old, self._sources = self._sources, built
+        await close_all(old.values())
+
+    async def close(self) -> None:
+        old, self._sources = self._sources, {}
+        await close_all(old.values())
 
     def get(self, name: str) -> Source:
-        try:
-            source = self._sources[name]
-        except KeyError:
-            raise HTTPError(404, "No source named %r", name) from None
+        source = self._sources.get(name)
+        if source is None:
+            raise NoSuchSource(f"No source named {name!r}")
         if source.backend is None:
-            raise HTTPError(503, "Source %r is unavailable: %s", name, source.reason)
+            raise SourceUnavailable(f"Source {name!r} is unavailable: {source.reason}")
         return source
 
     def describe(self) -> list[dict[str, Any]]:
@@ -124,3 +132,14 @@ class SourceRegistry:
         for source in self._sources.values():
             found |= secret_strings(source.spec.kwargs)
         return frozenset(found)
+
+
+async def close_all(sources: Iterable[Source]) -> None:
+    for source in sources:
+        if source.backend is not None:
+            try:
+                await source.backend.close()
+            except Exception as exc:  # one failure must not keep the others open
+                logging.getLogger(__name__).warning(
+                    "Closing source %r failed: %s", source.name, type(exc).__name__
+                )

@@ -1,4 +1,8 @@
-"""The proxy's routes, relative to ``{base_url}``."""
+"""Every route of the proxy, relative to ``{base_url}``, in one list."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from .batch import RangesHandler
 from .client import ClientWheelHandler, PipliteIndexHandler, SimpleIndexHandler
@@ -7,32 +11,45 @@ from .operations import ExistsHandler, InfoHandler, ListHandler, MkdirHandler, T
 from .service import (
     ConfigHandler,
     IndexHandler,
+    NotFoundHandler,
     OpenAPIHandler,
     ReloadHandler,
     SourcesHandler,
     XsrfHandler,
 )
+from .site import SiteHandler
+from .webapp import WEBAPP, AppHandler
 
 PREFIX = "fsspec-proxy"
 PATH = "(.+)"
 
-routes = [
-    (f"{PREFIX}/api", IndexHandler),
-    (f"{PREFIX}/api/sources", SourcesHandler),
-    (f"{PREFIX}/api/xsrf", XsrfHandler),
-    (f"{PREFIX}/api/openapi.json", OpenAPIHandler),
-    (f"{PREFIX}/api/reload", ReloadHandler),
-    (f"{PREFIX}/api/config", ConfigHandler),
-    (f"{PREFIX}/api/ranges", RangesHandler),
-    (f"{PREFIX}/api/ls/{PATH}", ListHandler),
-    (f"{PREFIX}/api/info/{PATH}", InfoHandler),
-    (f"{PREFIX}/api/exists/{PATH}", ExistsHandler),
-    (f"{PREFIX}/api/mkdir/{PATH}", MkdirHandler),
-    (f"{PREFIX}/api/copy/{PATH}", TransferHandler, {"operation": "copy"}),
-    (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
-    (f"{PREFIX}/files/{PATH}", FileHandler),
-    (f"{PREFIX}/client/all.json", PipliteIndexHandler),
-    (f"{PREFIX}/client/simple/", SimpleIndexHandler),
-    (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
-    (f"{PREFIX}/client/([^/]+\\.whl)", ClientWheelHandler),
-]
+
+def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
+    """The proxy's routes; the JupyterLite site at ``lite/`` when ``lite_dir`` is set."""
+    lite = [
+        (f"{PREFIX}/lite/(.*)", SiteHandler, {"path": lite_dir, "default_filename": "index.html"})
+    ]
+    return [
+        (f"{PREFIX}/api", IndexHandler),
+        (f"{PREFIX}/api/sources", SourcesHandler),
+        (f"{PREFIX}/api/xsrf", XsrfHandler),
+        (f"{PREFIX}/api/openapi.json", OpenAPIHandler),
+        (f"{PREFIX}/api/reload", ReloadHandler),
+        (f"{PREFIX}/api/config", ConfigHandler),
+        (f"{PREFIX}/api/ranges", RangesHandler),
+        (f"{PREFIX}/api/ls/{PATH}", ListHandler),
+        (f"{PREFIX}/api/info/{PATH}", InfoHandler),
+        (f"{PREFIX}/api/exists/{PATH}", ExistsHandler),
+        (f"{PREFIX}/api/mkdir/{PATH}", MkdirHandler),
+        (f"{PREFIX}/api/copy/{PATH}", TransferHandler, {"operation": "copy"}),
+        (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
+        (f"{PREFIX}/files/{PATH}", FileHandler),
+        (f"{PREFIX}/client/all.json", PipliteIndexHandler),
+        (f"{PREFIX}/client/simple/", SimpleIndexHandler),
+        (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
+        (f"{PREFIX}/client/([^/]+\\.whl)", ClientWheelHandler),
+        *(lite if lite_dir else []),
+        (f"{PREFIX}/app/(config.json)?", AppHandler),
+        (f"{PREFIX}/app/(.+)", SiteHandler, {"path": str(WEBAPP)}),
+        (f"{PREFIX}/.*", NotFoundHandler),  # last: the rest
+    ]

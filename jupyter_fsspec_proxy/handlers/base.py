@@ -1,49 +1,130 @@
-"""The base class of every proxy handler: auth, CORS, JSON errors, sources."""
+"""The base class of every proxy handler: auth first, bounded bodies, CORS, JSON errors."""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from http.client import responses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from tornado.web import HTTPError
+from tornado.web import HTTPError, stream_request_body
 
 from ..auth import AUTH_RESOURCE
-from ..errors import SourceError, scrub
+from ..errors import PayloadTooLarge, SourceError, known_status, scrub
+from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
 from ..sources import Source
-
-if TYPE_CHECKING:
-    from ..app import FsspecProxy
 
 ALLOWED_HEADERS = (
     "accept, authorization, content-type, if-match, if-modified-since, if-none-match, "
     "if-range, if-unmodified-since, range, x-xsrftoken"
 )
 EXPOSED_HEADERS = "Accept-Ranges, Content-Length, Content-Range, ETag, Last-Modified"
+NOT_AUTHENTICATED = (
+    "Not authenticated: no token, or a wrong one. Send the header "
+    "'Authorization: token <token>' (fsspec-proxy-client: token=... or FSSPEC_PROXY_TOKEN), "
+    "or log in to the Jupyter server in this browser"
+)
+NO_XSRF = (
+    "This write comes with a login cookie but without the XSRF token: send it in the "
+    "X-XSRFToken header (GET api/xsrf gives it), or authenticate with "
+    "'Authorization: token <token>' instead"
+)
+_SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|_xsrf)=)[^&]*", re.IGNORECASE)
 
 
+def mask_uri(uri: str) -> str:
+    """``uri`` with the values of ``token`` and ``_xsrf`` query parameters hidden."""
+    return _SECRET_PARAMS.sub(r"\1[secret]", uri)
+
+
+@stream_request_body
 class ProxyHandler(ExtensionHandlerMixin, APIHandler):
-    """Authenticated JSON API handler bound to the :class:`FsspecProxy` app."""
+    """Authenticated JSON API handler bound to the :class:`ProxyManager`.
+
+    Bodies are streamed: a request is authenticated (and, if it has a body,
+    authorized) before a single byte of its body is read, and the body of an
+    ``api/`` request is bounded by ``max_json_body``.
+    """
 
     auth_resource = AUTH_RESOURCE
+    #: The action a request with a body needs before its body is read.
+    body_action: str | None = None
 
     @property
-    def proxy(self) -> FsspecProxy:
-        return self.extensionapp  # type: ignore[return-value]
+    def manager(self) -> ProxyManager:
+        return self.settings[SETTINGS_KEY]
+
+    # -- authentication and bodies -------------------------------------------
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.request.method not in ("POST", "PUT"):
+            return  # no body: the verb's @authorized decides, on a kept-alive connection
+        # A refusal here answers before the body is read (and closes the connection).
+        if not self.current_user:
+            raise HTTPError(403, NOT_AUTHENTICATED)
+        action = self.body_action or HTTP_METHOD_TO_AUTH_ACTION[self.request.method]
+        allowed = self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
+        if not await ensure_async(allowed):
+            raise HTTPError(403, "User is not authorized to %s on resource: %s",
+                            action, AUTH_RESOURCE)  # fmt: skip
+        self._body = bytearray()
+        self.limit_body()
+
+    @property
+    def max_body(self) -> int:
+        return self.manager.settings.max_json_body
+
+    def limit_body(self) -> None:
+        """Refuse a body over ``max_body`` bytes: by its Content-Length before reading
+        it, else as it arrives (chunked uploads)."""
+        self.body_limit = limit = self.max_body
+        length = self.request.headers.get("Content-Length")
+        if length is not None and not re.fullmatch(r"[0-9]{1,19}", length):
+            raise HTTPError(400, "Invalid Content-Length")
+        if length is not None and int(length) > limit:
+            raise PayloadTooLarge(f"Request body larger than the limit of {limit} bytes")
+        # tornado's own limit stays above ours, so the answer is this JSON 413
+        self.request.connection.set_max_body_size(2**62)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or not hasattr(self, "body_limit"):
+            return
+        if len(self._body) + len(chunk) > self.body_limit:
+            raise PayloadTooLarge(f"Request body larger than the limit of {self.body_limit} bytes")
+        self._body += chunk
+
+    @property
+    def body(self) -> bytes:
+        return bytes(getattr(self, "_body", b""))
+
+    def check_xsrf_cookie(self) -> None:
+        if self.request.method != "OPTIONS" and hasattr(self, "_jupyter_current_user"):
+            if not self.current_user:
+                raise HTTPError(403, NOT_AUTHENTICATED)
+            try:
+                super().check_xsrf_cookie()
+            except HTTPError as exc:
+                if exc.status_code == 403:
+                    raise HTTPError(403, NO_XSRF) from None
+                raise
 
     # -- sources and paths ------------------------------------------------
 
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
         """Resolve ``<source>/<path>`` to the source, the relative and the backend path."""
         name, rest = split_source(path)
-        source = self.proxy.registry.get(name)
+        source = self.manager.source(name)
         if write and source.readonly:
-            raise HTTPError(403, "Source %r is readonly", name)
+            raise PermissionError(f"Source {name!r} is readonly")
         relpath = clean_relpath(rest)
         return source, relpath, source.full_path(relpath)
 
@@ -53,9 +134,9 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     def json_body(self) -> dict[str, Any]:
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise HTTPError(400, "Request body is not valid JSON") from None
+            body = json.loads(self.body or b"{}")
+        except (ValueError, RecursionError):
+            raise HTTPError(400, "Request body is not valid JSON (or nested too deeply)") from None
         if not isinstance(body, dict):
             raise HTTPError(400, "Request body must be a JSON object")
         return body
@@ -70,8 +151,24 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- errors -----------------------------------------------------------
 
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """Exceptions of the core become their status from the one table in ``errors``."""
+        status = None if isinstance(e, HTTPError) else known_status(e)
+        if status is None or self._finished:
+            super()._handle_request_exception(e)
+            return
+        if status >= 500:
+            self.log.warning("%d %s: %s", status, self._request_summary(), type(e).__name__)
+        self.send_error(status, exc_info=sys.exc_info())
+
+    def _request_summary(self) -> str:
+        return (
+            f"{self.request.method} {mask_uri(self.request.uri or '')} ({self.request.remote_ip})"
+        )
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_cors_headers()  # cleared with the rest by send_error; allowed origins read errors
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.error_body(exc, status_code)))
 
@@ -79,11 +176,16 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
         reason = responses.get(status_code, "Error")
         error, message = reason.replace(" ", "").replace("-", ""), reason
-        if isinstance(exc, SourceError):
+        if status_code == 403 and not getattr(self, "_jupyter_current_user", None):
+            message = NOT_AUTHENTICATED
+        elif isinstance(exc, SourceError):
             error, message = exc.error, exc.message
-        elif isinstance(exc, HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        return {"error": error, "message": scrub(message, self.proxy.registry.secrets)}
+        elif isinstance(exc, HTTPError):
+            if exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif exc is not None and known_status(exc) is not None:
+            error, message = type(exc).__name__, str(exc) or message
+        return {"error": error, "message": scrub(message, self.manager.registry.secrets)}
 
     # -- cross-origin policy ------------------------------------------------
 
@@ -96,15 +198,15 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
         origin = self._cross_origin()
-        return origin is None or self.proxy.allows_origin(origin)
+        return origin is None or self.manager.allows_origin(origin)
 
     def set_cors_headers(self) -> None:
         origin = self._cross_origin()
-        if origin is None or not self.proxy.allows_origin(origin):
+        if origin is None or not self.manager.allows_origin(origin):
             return
         self.set_header("Access-Control-Allow-Origin", origin)
         self.set_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
-        if self.proxy.grants_credentials():
+        if self.manager.grants_credentials():
             self.set_header("Access-Control-Allow-Credentials", "true")
 
     def set_default_headers(self) -> None:
@@ -120,7 +222,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             self.set_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
             self.set_header("Access-Control-Max-Age", "600")
             wants_private = self.request.headers.get("Access-Control-Request-Private-Network")
-            if self.proxy.mode == "private" and wants_private == "true":
+            if self.manager.settings.mode == "private" and wants_private == "true":
                 self.set_header("Access-Control-Allow-Private-Network", "true")
         self.set_status(204)
         self.finish()
@@ -128,7 +230,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     # -- logging --------------------------------------------------------------
 
     def on_finish(self) -> None:
-        if self.proxy.mode != "run":
+        if self.manager.settings.mode != "run":
             request = self.request
             span = request.headers.get("Range", "")
             self.log.info(

@@ -15,6 +15,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
+from ..errors import known_status
 from ..sources import Source
 from .base import ProxyHandler
 
@@ -43,6 +44,8 @@ def _parse_ranges(body: dict[str, Any]) -> list[tuple[str, int | None, int | Non
 class RangesHandler(ProxyHandler):
     """Serve ``cat_ranges`` in one round trip; reading is the authorized action."""
 
+    body_action = "read"
+
     @authorized("read")
     async def post(self) -> None:
         ranges = _parse_ranges(self.json_body())
@@ -58,12 +61,17 @@ class RangesHandler(ProxyHandler):
                         await self._frame(index, await prefetched.pop(index))
                     else:
                         await self._stream_range(index, path, start, end)
-                except HTTPError as exc:
-                    error = {"status": exc.status_code, **self.error_body(exc, exc.status_code)}
+                except Exception as exc:
+                    status = exc.status_code if isinstance(exc, HTTPError) else known_status(exc)
+                    if status is None:
+                        raise
+                    error = {"status": status, **self.error_body(exc, status)}
                     await self._frame(index, b"", error)
         finally:
             for pending in prefetched.values():
                 pending.cancel()
+            # collect what the cancelled reads raised, so nothing is left unretrieved
+            await asyncio.gather(*prefetched.values(), return_exceptions=True)
         self.finish(set_content_type=MEDIA_TYPE)
 
     def _locate_once(self, path: str) -> tuple[Source, str, str]:
@@ -79,11 +87,11 @@ class RangesHandler(ProxyHandler):
             path, start, end = ranges[ahead]
             if ahead in prefetched or start is None or end is None:
                 continue
-            if not 0 <= start < end <= start + self.proxy.chunk_size:
+            if not 0 <= start < end <= start + self.manager.settings.chunk_size:
                 continue
             try:
                 source, _, full = self._locate_once(path)
-            except HTTPError:
+            except Exception:
                 continue  # reported in order, when its turn comes
             if source.backend.reads_can_wait:
                 read = self._read_whole(source, full, start, end)
@@ -106,7 +114,7 @@ class RangesHandler(ProxyHandler):
             await self._frame(index, b"")
             return
         sent = False
-        async for chunk in source.backend.read(full, start, end, self.proxy.chunk_size):
+        async for chunk in source.backend.read(full, start, end, self.manager.settings.chunk_size):
             await self._frame(index, chunk)
             sent = True
         if not sent:
@@ -119,6 +127,6 @@ class RangesHandler(ProxyHandler):
         if data:
             self.write(data)
         self._buffered += len(data)
-        if self._buffered >= self.proxy.chunk_size:
+        if self._buffered >= self.manager.settings.chunk_size:
             self._buffered = 0
             await self.flush()

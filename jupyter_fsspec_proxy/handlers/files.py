@@ -5,19 +5,15 @@ from __future__ import annotations
 import email.utils
 from typing import Any
 
-from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import StagedUpload
+from ..backend import Upload
+from ..conditions import WriteConditions, etag_matches
+from ..errors import PayloadTooLarge
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from .base import ProxyHandler
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 def _not_modified_since(header: str, meta: FileMeta) -> bool:
@@ -45,7 +41,11 @@ class RangeNotSatisfiable(HTTPError):
 class FileHandler(ProxyHandler):
     """Read a file with ranges and validators; write it by streamed, atomic PUT."""
 
-    upload: StagedUpload | None = None
+    upload: Upload | None = None
+
+    @property
+    def max_body(self) -> int:
+        return self.manager.settings.max_upload_size
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -71,6 +71,8 @@ class FileHandler(ProxyHandler):
     async def _send(self, path: str, include_body: bool) -> None:
         source, relpath, full = self.locate(path)
         meta = FileMeta.from_info(await source.backend.call("info", full), relpath)
+        if meta.type == "other":
+            raise HTTPError(403, "%r is not a regular file", path)
         if meta.type == "directory":
             raise HTTPError(400, "%r is a directory: list it with api/ls", path)
         self._set_validators(meta)
@@ -93,7 +95,9 @@ class FileHandler(ProxyHandler):
             self.set_header("Content-Range", span.content_range(meta.size))
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            async for chunk in source.backend.read(full, start, end, self.proxy.chunk_size):
+            async for chunk in source.backend.read(
+                full, start, end, self.manager.settings.chunk_size
+            ):
                 self.write(chunk)
                 await self.flush()
         self.finish(set_content_type=meta.content_type)
@@ -107,7 +111,7 @@ class FileHandler(ProxyHandler):
     def _precondition_failed(self, meta: FileMeta) -> bool:
         headers = self.request.headers
         if "If-Match" in headers:
-            return not _etag_matches(headers["If-Match"], meta.etag)
+            return not etag_matches(headers["If-Match"], meta.etag)
         if "If-Unmodified-Since" in headers and meta.last_modified is not None:
             return not _not_modified_since(headers["If-Unmodified-Since"], meta)
         return False
@@ -115,7 +119,7 @@ class FileHandler(ProxyHandler):
     def _not_modified(self, meta: FileMeta) -> bool:
         headers = self.request.headers
         if "If-None-Match" in headers:
-            return _etag_matches(headers["If-None-Match"], meta.etag)
+            return etag_matches(headers["If-None-Match"], meta.etag)
         return "If-Modified-Since" in headers and _not_modified_since(
             headers["If-Modified-Since"], meta
         )
@@ -135,53 +139,26 @@ class FileHandler(ProxyHandler):
     # -- writes -----------------------------------------------------------
 
     async def _start_upload(self, path: str) -> None:
-        """Check everything that can be checked before accepting a single byte."""
-        user = self.current_user
-        if not await self._is_authorized(user, "write"):
-            raise HTTPError(403, "User is not authorized to write")
+        """Check everything that can be checked before accepting a single byte: the
+        caller is authenticated and may write (``prepare``), then the target."""
         source, relpath, full = self.locate(path, write=True)
         if not relpath:
             raise HTTPError(400, "Cannot write to the source root")
-        limit = self.proxy.max_upload_size
-        length = self.request.headers.get("Content-Length")
-        if length is not None and not length.isdigit():
-            raise HTTPError(400, "Invalid Content-Length")
-        if length is not None and int(length) > limit:
-            raise HTTPError(413, "Upload larger than the limit of %d bytes", limit)
-        await self._check_write_preconditions(source, full)
-        self.request.connection.set_max_body_size(limit)
-        self.request.connection.set_body_timeout(self.proxy.upload_timeout)
-        self.upload = StagedUpload(source.backend, full)
-
-    async def _is_authorized(self, user: object, action: str) -> bool:
-        allowed = self.authorizer.is_authorized(self, user, action, self.auth_resource)
-        return bool(await ensure_async(allowed))
-
-    async def _check_write_preconditions(self, source, full: str) -> None:
         headers = self.request.headers
-        if "If-Match" not in headers and "If-None-Match" not in headers:
-            return
-        try:
-            meta = FileMeta.from_info(await source.backend.call("info", full), full)
-        except HTTPError as exc:
-            if exc.status_code != 404:
-                raise
-            meta = None
-        if_none, if_match = headers.get("If-None-Match"), headers.get("If-Match")
-        if if_none and meta is not None and _etag_matches(if_none, meta.etag):
-            raise HTTPError(412, "The file already exists")
-        if if_match and (meta is None or not _etag_matches(if_match, meta.etag)):
-            raise HTTPError(412, "The file does not match If-Match")
+        self.conditions = WriteConditions(headers.get("If-Match"), headers.get("If-None-Match"))
+        self.client_name = f"{source.name}/{relpath}"
+        if self.conditions.any:  # fail early; checked again at commit
+            self.conditions.verify(await source.backend.meta(full, self.client_name))
+        self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+        self.upload = source.backend.start_upload(full)
 
     def data_received(self, chunk: bytes) -> None:
         upload = self.upload
         if upload is None:
             return
-        if upload.received + len(chunk) > self.proxy.max_upload_size:
+        if upload.received + len(chunk) > self.body_limit:
             self._abort_upload()
-            raise HTTPError(
-                413, "Upload larger than the limit of %d bytes", self.proxy.max_upload_size
-            )
+            raise PayloadTooLarge(f"Upload larger than the limit of {self.body_limit} bytes")
         upload.write(chunk)
 
     @authorized
@@ -189,11 +166,10 @@ class FileHandler(ProxyHandler):
         upload, self.upload = self.upload, None
         if upload is None:
             raise HTTPError(400, "Upload was not started")
-        await upload.commit()
-        source, relpath, full = self.locate(path)
-        meta = FileMeta.from_info(
-            await source.backend.call("info", full), f"{source.name}/{relpath}"
-        )
+        await upload.commit(self.conditions, self.client_name)
+        meta = await upload.backend.meta(upload.target, self.client_name)
+        if meta is None:
+            raise HTTPError(500, "The upload was committed but cannot be found")
         self.set_header("ETag", meta.etag)
         self.write_json(meta.as_json(), status=201)
 
@@ -217,10 +193,6 @@ class FileHandler(ProxyHandler):
         source, relpath, full = self.locate(path, write=True)
         if not relpath:
             raise HTTPError(400, "Cannot delete the source root")
-        recursive = self.bool_argument("recursive", False)
-        meta = FileMeta.from_info(await source.backend.call("info", full), relpath)
-        if meta.type == "directory" and not recursive:
-            raise HTTPError(400, "%r is a directory: pass recursive=true to delete it", path)
-        await source.backend.call("rm", full, recursive=recursive)
+        await source.backend.delete(full, self.bool_argument("recursive", False))
         self.set_status(204)
         self.finish()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..backend import StagedUpload
 from ..metadata import FileMeta
+from ..paths import is_within
 from .base import ProxyHandler
 
 
@@ -20,11 +20,7 @@ class ListHandler(ProxyHandler):
     async def get(self, path: str) -> None:
         source, _, full = self.locate(path)
         detail = self.bool_argument("detail", True)
-        entries = [
-            entry
-            for entry in await source.backend.call("ls", full, detail=detail)
-            if not StagedUpload.is_staged(entry["name"] if detail else entry)
-        ]
+        entries = await source.backend.ls(full, detail)
         if detail:
             result = [
                 FileMeta.from_info(
@@ -64,14 +60,17 @@ class MkdirHandler(ProxyHandler):
         source, relpath, full = self.locate(path, write=True)
         parents = self.bool_argument("parents", True)
         exist_ok = self.bool_argument("exist_ok", True)
-        if await source.backend.call("exists", full):
+        name = f"{source.name}/{relpath}".rstrip("/")
+        existing = await source.backend.meta(full, name)
+        if existing is not None:
+            if existing.type != "directory":
+                raise HTTPError(409, "%r exists and is not a directory", path)
             if not exist_ok:
                 raise HTTPError(409, "%r already exists", path)
         elif parents:
             await source.backend.call("makedirs", full, exist_ok=True)
         else:
             await source.backend.call("mkdir", full, create_parents=False)
-        name = f"{source.name}/{relpath}".rstrip("/")
         self.write_json({"name": name, "type": "directory"}, status=201)
 
 
@@ -97,6 +96,8 @@ class TransferHandler(ProxyHandler):
             raise HTTPError(400, "Cannot copy or move a source root")
         if target_full == full:
             raise HTTPError(409, "Source and destination are the same path")
+        if is_within(target_rel, relpath):
+            raise HTTPError(400, "Cannot %s %r into itself", self.operation, path)
         transfer = getattr(source.backend, self.operation)
         await transfer(full, target_full, recursive)
         info = await source.backend.call("info", target_full)

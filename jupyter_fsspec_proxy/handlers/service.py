@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
 
 import yaml
@@ -20,7 +20,7 @@ class IndexHandler(ProxyHandler):
 
     @authorized
     async def get(self) -> None:
-        self.write_json({"version": __version__, "mode": self.proxy.mode})
+        self.write_json({"version": __version__, "mode": self.manager.settings.mode})
 
 
 class SourcesHandler(ProxyHandler):
@@ -28,7 +28,7 @@ class SourcesHandler(ProxyHandler):
 
     @authorized
     async def get(self) -> None:
-        self.write_json(self.proxy.registry.describe())
+        self.write_json(self.manager.registry.describe())
 
 
 class XsrfHandler(ProxyHandler):
@@ -46,14 +46,14 @@ class XsrfHandler(ProxyHandler):
 class _ReconfigureHandler(ProxyHandler):
     """Changes the sources in force, all at once or not at all."""
 
-    def apply(self, change: Callable[[], None]) -> None:
-        if not self.proxy.allow_reload:
+    async def apply(self, change: Callable[[], Awaitable[None]]) -> None:
+        if not self.manager.settings.allow_reload:
             raise HTTPError(403, "Reconfiguration is disabled (c.FsspecProxy.allow_reload)")
         try:
-            change()
+            await change()
         except ConfigError as exc:
             raise HTTPError(400, "%s", str(exc)) from None
-        self.write_json(self.proxy.registry.describe())
+        self.write_json(self.manager.registry.describe())
 
 
 class ReloadHandler(_ReconfigureHandler):
@@ -61,15 +61,16 @@ class ReloadHandler(_ReconfigureHandler):
 
     @authorized
     async def post(self) -> None:
-        self.apply(self.proxy.reload)
+        await self.apply(self.manager.reload)
 
 
 class ConfigHandler(_ReconfigureHandler):
-    """``PUT api/config``: a new config document (YAML or JSON) in place of the file."""
+    """``PUT api/config``: a new config document (YAML or JSON) in place of the file;
+    its sources must lie below ``posted_source_roots``."""
 
     @authorized
     async def put(self) -> None:
-        self.apply(lambda: self.proxy.apply_config_text(self.request.body))
+        await self.apply(lambda: self.manager.apply_posted(self.body))
 
 
 class OpenAPIHandler(ProxyHandler):
@@ -87,3 +88,10 @@ class NotFoundHandler(ProxyHandler):
 
     def prepare(self) -> None:
         raise HTTPError(404, "No such route: %s", self.request.path)
+
+
+class DisabledHandler(ProxyHandler):
+    """Every URL below ``fsspec-proxy/`` of a proxy that refused to start: 503."""
+
+    def prepare(self) -> None:
+        raise HTTPError(503, "fsspec-proxy is disabled: %s", self.manager.disabled)

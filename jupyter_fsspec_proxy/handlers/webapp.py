@@ -43,7 +43,10 @@ class AppHandler(ExtensionHandlerMixin, JupyterHandler):
         return f"{self.request.protocol}://{self.request.host}{url}" if url.startswith("/") else url
 
     def _pyscript_config(self) -> dict:
-        wheel = require_client_wheel()
+        try:
+            wheel = require_client_wheel()
+        except FileNotFoundError as exc:
+            raise web.HTTPError(404, "%s", str(exc)) from None
         path = url_path_join(self.base_url, "fsspec-proxy", "client", wheel.name)
         config = {"packages": [self._absolute(path)]}
         if self.extensionapp.app_interpreter_url:

@@ -1,0 +1,139 @@
+"""The proxy's state and policy, owned by one object that handlers reach through
+the tornado settings: sources, reloads, config watching, origins and limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tornado.ioloop import PeriodicCallback
+from traitlets import Instance, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
+from .posted import check_posted, parse_posted
+from .sources import Source, SourceRegistry
+
+SETTINGS_KEY = "fsspec_proxy_manager"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The operator's choices that the manager applies (from ``FsspecProxy`` traits)."""
+
+    mode: str = "run"
+    config_file: str = ""
+    sources: tuple[dict[str, Any], ...] = ()
+    allow_reload: bool = False
+    posted_source_roots: tuple[str, ...] = ()
+    posted_source_kwargs: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    chunk_size: int = MiB
+    max_upload_size: int = 10 * 1024 * MiB
+    max_json_body: int = 16 * MiB
+    upload_timeout: float = 3600.0
+    backend_timeout: float = 60.0
+
+
+class ProxyManager(LoggingConfigurable):
+    """Sources in force, how they change, and who may call the proxy from where.
+
+    Replace it with ``c.FsspecProxy.manager_class`` to change that policy.
+    """
+
+    settings = Instance(Settings, args=())
+    disabled = Unicode(
+        "", help="Why the proxy serves nothing (empty: it is enabled); set at start."
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry = SourceRegistry(self.log, self.settings.backend_timeout)
+        self._watcher: PeriodicCallback | None = None
+
+    # -- sources -----------------------------------------------------------------
+
+    @property
+    def config_path(self) -> str | None:
+        """The config file in force: the trait, then FSSPEC_PROXY_CONFIG, then the
+        packaged default unless trait sources are given."""
+        if self.settings.config_file:
+            return self.settings.config_file
+        if os.environ.get("FSSPEC_PROXY_CONFIG"):
+            return os.environ["FSSPEC_PROXY_CONFIG"]
+        return None if self.settings.sources else str(DEFAULT_CONFIG)
+
+    def source(self, name: str) -> Source:
+        return self.registry.get(name)
+
+    def _trait_specs(self) -> list[SourceSpec]:
+        return parse_sources(self.settings.sources, "c.FsspecProxy.sources")
+
+    def _file_specs(self) -> list[SourceSpec]:
+        path = self.config_path
+        return merge(load_file(path) if path else [], self._trait_specs())
+
+    def load(self) -> None:
+        """Build the sources at start; raises ConfigError."""
+        self.registry.replace(self._file_specs())
+
+    async def reload(self) -> None:
+        """Re-read the config file and replace the sources; raises ConfigError."""
+        await self.registry.replace_async(self._file_specs())
+
+    async def apply_posted(self, text: bytes) -> None:
+        """Serve the sources of a posted document in place of the config file's.
+        Posted sources may only lie below ``posted_source_roots``."""
+        specs = parse_posted(text)
+        check_posted(
+            specs,
+            self.settings.posted_source_roots,
+            self.settings.posted_source_kwargs,
+            self.config_path or "",
+        )
+        await self.registry.replace_async(merge(specs, self._trait_specs()))
+
+    def watch_config(self) -> None:
+        """Reload whenever the config file changes (the unsecured modes)."""
+        path = self.config_path
+        if not path:
+            return
+        state = {"mtime": _mtime(path)}
+
+        async def check() -> None:
+            mtime = _mtime(path)
+            if mtime == state["mtime"]:
+                return
+            state["mtime"] = mtime
+            try:
+                await self.reload()
+                self.log.info("Reloaded %s", path)
+            except ConfigError as exc:
+                self.log.error("Keeping the previous sources: %s", exc)
+
+        self._watcher = PeriodicCallback(check, 1000)
+        self._watcher.start()
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        await self.registry.close()
+
+    # -- origins -------------------------------------------------------------------
+
+    def allows_origin(self, origin: str) -> bool:
+        origins = self.settings.allowed_origins
+        return self.settings.mode != "run" or "*" in origins or origin in origins
+
+    def grants_credentials(self) -> bool:
+        """Cookies may cross origins only for explicitly listed origins."""
+        return self.settings.mode == "run" and "*" not in self.settings.allowed_origins
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
