@@ -165,8 +165,16 @@ class ConfinedRoot:
     # -- metadata ---------------------------------------------------------------
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        with self.fd(path) as fd:
-            return _describe(path, os.fstat(fd))
+        """Metadata of what ``path`` opens; a symlink out of the root is described as
+        itself (``other``), like :meth:`ls` shows it."""
+        try:
+            with self.fd(path) as fd:
+                return _describe(path, os.fstat(fd))
+        except PermissionError:
+            with self.parent(path) as (fd, leaf):
+                if not stat.S_ISLNK(os.stat(leaf, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise
+                return self._describe_link(fd, leaf, path)
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:

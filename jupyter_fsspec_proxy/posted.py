@@ -58,6 +58,8 @@ def check_posted(
         if "::" in spec.path:
             raise PostedSourceRefused(f"{where}: chained URLs cannot be posted")
         protocol, path = _normalize(spec.path)
+        if any(segment in (".", "..") for segment in path.split("/")):
+            raise PostedSourceRefused(f"{where}: '.' and '..' are not allowed in posted paths")
         if not any(_below(protocol, path, root) for root in allowed):
             raise PostedSourceRefused(
                 f"{where}: {protocol} paths outside c.FsspecProxy.posted_source_roots "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import yaml
@@ -122,3 +123,62 @@ async def test_openapi_document_describes_every_route(proxy, jp_base_url):
         if pattern.startswith(("fsspec-proxy/api", "fsspec-proxy/files", "fsspec-proxy/client"))
     }
     assert served == {re.sub(r"\{\w+\}", "{}", path) for path in document["paths"]}
+
+
+POSTING = {
+    "allow_reload": True,
+    "posted_source_roots": ["memory://shared", "s3://bucket/team/"],
+    "posted_source_kwargs": ["anon"],
+}
+
+
+@pytest.mark.parametrize("proxy_config", [POSTING])
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("/", {}),
+        ("file:///", {}),
+        ("{config_dir}", {}),
+        ("memory://", {}),
+        ("memory://shared-not", {}),
+        ("s3://bucket/team-other", {}),
+        ("s3://bucket/team/../../", {}),
+        ("http://169.254.169.254/latest", {}),
+        ("reference://", {"fo": "/etc/passwd"}),
+        ("simplecache::s3://bucket/team/x", {}),
+        ("memory://shared/x", {"endpoint_url": "http://127.0.0.1:1"}),
+    ],
+)
+async def test_posted_sources_cannot_widen_what_the_operator_allowed(
+    proxy, config_file, path, kwargs
+):
+    path = path.format(config_dir=config_file.parent)
+    document = {"sources": [{"name": "Mine", "path": path, "kwargs": kwargs}]}
+    response = await proxy("api", "config", method="PUT", body=yaml.safe_dump(document))
+    assert response.code in (400, 403), response.body
+    names = [s["name"] for s in body_json(await proxy("api", "sources"))]
+    assert "Mine" not in names and "Local" in names
+
+
+@pytest.mark.parametrize("proxy_config", [POSTING])
+async def test_posted_sources_below_the_allowed_roots_are_served(proxy):
+    document = {"sources": [{"name": "Shared", "path": "memory://shared/x", "kwargs": {"anon": 1}}]}
+    response = await proxy("api", "config", method="PUT", body=yaml.safe_dump(document))
+    assert response.code == 200
+    assert [s["name"] for s in body_json(response)] == ["Shared"]
+
+
+@pytest.mark.parametrize("proxy_config", [{**POSTING, "max_json_body": 1 << 20}])
+async def test_posted_yaml_is_bounded(proxy):
+    bomb = b'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + b"".join(
+        f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)},*{chr(97 + n)},*{chr(97 + n)}]\n".encode()
+        for n in range(20)
+    )
+    started = time.monotonic()
+    response = await proxy("api", "config", method="PUT", body=bomb)
+    assert response.code == 400 and time.monotonic() - started < 0.2
+    assert "aliases" in body_json(response)["message"]
+    large = await proxy("api", "config", method="PUT", body=b"#" * (65 * 1024))
+    assert large.code == 400
+    nested = await proxy("api", "config", method="PUT", body=b"[" * 60_000)
+    assert nested.code == 400

@@ -99,8 +99,15 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if self._finished or not hasattr(self, "body_limit"):
             return
         if len(self._body) + len(chunk) > self.body_limit:
-            raise PayloadTooLarge(f"Request body larger than the limit of {self.body_limit} bytes")
+            self.refuse_body()
+            return
         self._body += chunk
+
+    def refuse_body(self) -> None:
+        """Answer 413 while the body is still arriving (an exception raised here would
+        only drop the connection); the rest of the body is never read."""
+        exc = PayloadTooLarge(f"Request body larger than the limit of {self.body_limit} bytes")
+        self.send_error(413, exc_info=(PayloadTooLarge, exc, None))
 
     @property
     def body(self) -> bytes:

@@ -10,7 +10,6 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..backend import Upload
 from ..conditions import WriteConditions, etag_matches
-from ..errors import PayloadTooLarge
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from .base import ProxyHandler
@@ -158,7 +157,8 @@ class FileHandler(ProxyHandler):
             return
         if upload.received + len(chunk) > self.body_limit:
             self._abort_upload()
-            raise PayloadTooLarge(f"Upload larger than the limit of {self.body_limit} bytes")
+            self.refuse_body()
+            return
         upload.write(chunk)
 
     @authorized

@@ -1,0 +1,103 @@
+"""Nothing happens for a caller who is not authenticated and authorized: no byte,
+no directory, no answer that depends on the target, no body held in memory."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from conftest import body_json
+from jupyter_server.auth import Authorizer
+from processes import PeakRSS
+from standalone_harness import standalone
+
+MiB = 2**20
+FORGED_XSRF = {"Cookie": "_xsrf=chosen-by-the-attacker", "X-XSRFToken": "chosen-by-the-attacker"}
+TARGETS = [
+    ("files/Local/new/deep/x.bin", {}),
+    ("files/Local/existing.txt", {"If-None-Match": "*"}),
+    ("files/NoSuchSource/x.bin", {}),
+    ("files/Readonly/kept.txt", {}),
+    ("files/Readonly/new.txt", {"If-Match": '"nope"'}),
+]
+
+
+async def test_unauthenticated_uploads_touch_nothing_and_reveal_nothing(raw, local_root, tmp_path):
+    (local_root / "existing.txt").write_text("here")
+    before = sorted(p.name for p in local_root.rglob("*"))
+    answers = set()
+    for path, headers in TARGETS:
+        response = await raw(
+            path, auth=False, method="PUT", body=b"x" * MiB, headers={**FORGED_XSRF, **headers}
+        )
+        assert response.code == 403, path
+        answers.add(response.body)
+    assert len(answers) == 1  # the same answer whatever the target
+    message = json.loads(answers.pop())["message"]
+    assert "token" in message and "Authorization: token" in message
+    assert sorted(p.name for p in local_root.rglob("*")) == before
+    assert not list(tmp_path.rglob(".fsspec-proxy-upload-*"))
+
+
+class ReadOnlyAuthorizer(Authorizer):
+    """Authenticated users may read, never write."""
+
+    def is_authorized(self, handler, user, action, resource):
+        return action == "read"
+
+
+@pytest.mark.parametrize("authorizer_class", [ReadOnlyAuthorizer])
+async def test_users_who_may_not_write_are_refused_before_the_body(raw, local_root, tmp_path):
+    for path, headers in TARGETS:
+        response = await raw(path, method="PUT", body=b"x" * MiB, headers=headers)
+        assert response.code == 403, path
+    assert not (local_root / "new").exists()
+    assert not list(tmp_path.rglob(".fsspec-proxy-upload-*"))
+
+
+@pytest.mark.parametrize("proxy_config", [{"max_json_body": 1024}])
+async def test_json_bodies_are_bounded(raw):
+    ranges = {"ranges": [{"path": "Scratch/x", "start": 0, "end": 1}] * 100}
+    response = await raw("api/ranges", method="POST", body=json.dumps(ranges))
+    assert response.code == 413
+    assert body_json(response)["error"] == "PayloadTooLarge"
+
+
+def _post_unauthenticated(port: int, size: int) -> bytes:
+    """POST ``size`` bytes to api/ranges without credentials; the server's answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        head = (
+            "POST /fsspec-proxy/api/ranges HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        block = b" " * MiB
+        try:
+            for _ in range(size // MiB):
+                sock.sendall(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed before the body: what we want
+        try:
+            return sock.recv(4096)
+        except ConnectionResetError:
+            return b""
+
+
+def test_unauthenticated_bodies_are_never_held(tmp_path):
+    with standalone(tmp_path, "run", "--IdentityProvider.token=secret-token") as proxy:
+        with PeakRSS(proxy.process.pid) as peak:
+            answers: list[bytes] = []
+            posts = [
+                threading.Thread(
+                    target=lambda: answers.append(_post_unauthenticated(proxy.port, 200 * MiB))
+                )
+                for _ in range(2)
+            ]
+            for post in posts:
+                post.start()
+            for post in posts:
+                post.join(60)
+        assert peak.growth_mib < 32, peak.growth_mib
+        assert answers and all(a.startswith(b"HTTP/1.1 403") for a in answers if a)
