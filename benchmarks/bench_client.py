@@ -44,10 +44,10 @@ from pyodide.ffi import to_js
 
 settings = json.loads(settings_json)
 fs = fsspec.filesystem(
-    "proxy", skip_instance_cache=True, url=settings["url"], token=settings["token"]
+    "proxy", skip_instance_cache=True, endpoint_url=settings["url"], token=settings["token"]
 )
 path, size, n = "Bench/big.bin", settings["size"], settings["ranges"]
-url = fs.url + "files/" + path
+url = fs.endpoint_url + "files/" + path
 offsets = [random.Random(1).randrange(0, size - 4096) for _ in range(n)]
 now = lambda: js.performance.now() / 1000
 
@@ -77,7 +77,7 @@ json.dumps({"client_ranges": client_ranges, "fetch_ranges": fetch_ranges,
 
 
 def cpython(port: int) -> dict[str, float]:
-    fs = ProxyFileSystem(url=f"http://127.0.0.1:{port}/fsspec-proxy/", token=TOKEN)
+    fs = ProxyFileSystem(endpoint_url=f"http://127.0.0.1:{port}/fsspec-proxy/", token=TOKEN)
     conn = http.client.HTTPConnection("127.0.0.1", port)
     path, target = "Bench/big.bin", "/fsspec-proxy/files/Bench/big.bin"
     auth = {"Authorization": f"token {TOKEN}"}

@@ -25,7 +25,7 @@ class Side:
 
 def proxy_side(server: Server) -> Side:
     url = f"http://127.0.0.1:{server.port}/fsspec-proxy/"
-    return Side(ProxyFileSystem(url=url, token=TOKEN, skip_instance_cache=True), "Bench/")
+    return Side(ProxyFileSystem(endpoint_url=url, token=TOKEN, skip_instance_cache=True), "Bench/")
 
 
 def http_side(server: Server) -> Side:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import clientbench
 import httpbench as h
+import parquet
 import s3bench
 import scaleout
 import servers
@@ -283,6 +284,7 @@ def main() -> None:
 
         print("client level ...", flush=True)
         client = client_level(proxy, static, uploads, args.rounds)
+        tools = parquet.measure(proxy, parquet.write(root), args.rounds)
         print("S3 through the proxy and direct ...", flush=True)
         proxied = clientbench.Side(clientbench.proxy_side(proxy).fs, "S3/")
         s3 = s3bench.compare(proxied, s3bench.direct_side(s3_server), BIG, args.rounds, 200)
@@ -300,6 +302,7 @@ def main() -> None:
         "raw_http": raw,
         "client": client,
         "s3": s3,
+        "parquet": tools,
         "scaleout": scale,
     }
     print("\nRaw HTTP (ratio to tornado static; > 1 is better than the baseline):\n")
@@ -317,6 +320,7 @@ def main() -> None:
     )
     print("\nClient level, CPython (ratio to fsspec's HTTPFileSystem on tornado):\n")
     print(table(client, CLIENT_COLUMNS, "fsspec HTTPFileSystem -> tornado static"))
+    print("\n" + parquet.describe(tools))
     print(
         f"\nS3 on moto (proxy, direct): 64 MiB read MB/s {s3['read_MB_s']}, "
         f"200 × 4 KiB seconds {s3['ranges_200_s']}, cat_ranges 100 × 4 KiB seconds "

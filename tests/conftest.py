@@ -12,6 +12,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 from processes import free_port
+from standalone_harness import Proxy, standalone
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -27,6 +28,28 @@ def browser_site(tmp_path_factory) -> Path:
     from browser_harness import build_site, built_wheels
 
     return build_site(tmp_path_factory.mktemp("site") / "harness", built_wheels())
+
+
+SERVED_TOKEN = "served-proxy-token"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Proxy]:
+    """A standalone proxy (run mode, ``SERVED_TOKEN``) with a local and a memory source,
+    for blocking clients that cannot share the test's event loop with the server."""
+    home = tmp_path_factory.mktemp("served")
+    (home / "local").mkdir()
+    sources = [
+        {"name": "Local", "path": str(home / "local")},
+        {"name": "Memory", "path": f"memory://served-{uuid.uuid4().hex}"},
+    ]
+    (home / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    with standalone(home, "run", f"--IdentityProvider.token={SERVED_TOKEN}") as proxy:
+        yield proxy
+
+
+def served_url(proxy: Proxy) -> str:
+    return f"http://127.0.0.1:{proxy.port}/fsspec-proxy/"
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,10 @@ async def test_client_scenario_in_pyodide(where, jp_serverapp, http_server, jp_h
     if where == "worker":  # zero configuration: the session's cookie and XSRF token
         settings = {"folder": where, "kwargs": {}}
     else:
-        settings = {"folder": where, "kwargs": {"url": f"{origin}/fsspec-proxy/", "token": token}}
+        settings = {
+            "folder": where,
+            "kwargs": {"endpoint_url": f"{origin}/fsspec-proxy/", "token": token},
+        }
 
     async with chromium() as browser:
         page = await browser.context.new_page()

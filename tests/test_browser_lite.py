@@ -115,7 +115,7 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
             "with fsspec.open('proxy://Scratch/lite.txt', 'w') as f:\n"
             "    f.write('hello from JupyterLite')\n"
             "fs = fsspec.filesystem('proxy')\n"
-            "print(fs.url, fs.ls('Scratch', detail=False))"
+            "print(fs.endpoint_url, fs.ls('Scratch', detail=False))"
         )
         first_listing = time.perf_counter() - opened
         assert listing.split() == [
@@ -131,7 +131,8 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         assert read_back.split("\n")[:2] == ["hello from JupyterLite", "b'into the bucket'"]
         # The session's cookie alone does not write: XSRF protection, from the worker.
         forged = await run(
-            "r = fs.transport.request('PUT', fs.url + 'files/Scratch/forged.txt', {}, b'x')\n"
+            "url = fs.endpoint_url + 'files/Scratch/forged.txt'\n"
+            "r = fs.transport.request('PUT', url, {}, b'x')\n"
             "print(r.status, fs.exists('Scratch/forged.txt'))"
         )
         assert forged.split() == ["403", "False"]

@@ -7,8 +7,11 @@ so each scenario runs in a thread while the loop serves it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import fsspec
@@ -29,7 +32,7 @@ def proxy_url(http_server, jp_http_port, jp_base_url) -> str:
 @pytest.fixture
 def remote(jp_serverapp, proxy_url) -> ProxyFileSystem:
     token = jp_serverapp.identity_provider.token
-    return ProxyFileSystem(url=proxy_url, token=token, skip_instance_cache=True)
+    return ProxyFileSystem(endpoint_url=proxy_url, token=token, skip_instance_cache=True)
 
 
 def test_client_is_the_installed_pure_python_wheel():
@@ -145,7 +148,7 @@ async def test_fsspec_open_with_the_environment(jp_serverapp, proxy_url, monkeyp
 async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
     token = jp_serverapp.identity_provider.token
     afs = fsspec.filesystem(
-        "proxy", asynchronous=True, url=proxy_url, token=token, skip_instance_cache=True
+        "proxy", asynchronous=True, endpoint_url=proxy_url, token=token, skip_instance_cache=True
     )
     assert isinstance(afs, AsyncProxyFileSystem)
     await afs._pipe_file("Local/async/a.bin", b"0123456789")
@@ -209,3 +212,78 @@ def test_main_thread_xhr_bodies_decode_fast():
     start = time.perf_counter()
     assert decode_user_defined(as_user_defined) == data
     assert time.perf_counter() - start < 0.1
+
+
+class Misbehaving(BaseHTTPRequestHandler):
+    """A server that answers GETs with 206 for other bytes than asked, closes kept-alive
+    connections after each answer without saying so, and drops (reads, then closes
+    without an answer) the first request for each path with "drop" in it."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+    dropped: set[str] = set()
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.seen.append(self.command)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.close_connection = True
+        if "drop" in self.path and self.path not in self.dropped:
+            self.dropped.add(self.path)
+            return
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(206, b"WXYZ", {"Content-Range": "bytes 0-3/100"})
+
+    def do_POST(self) -> None:
+        self._answer(201, b'{"name": "S/b", "type": "file", "size": 1}', {})
+
+    do_PUT = do_DELETE = do_POST
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[ProxyFileSystem]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Misbehaving.seen, Misbehaving.dropped = [], set()
+    url = f"http://127.0.0.1:{server.server_address[1]}/fsspec-proxy/"
+    yield ProxyFileSystem(endpoint_url=url, token="t", skip_instance_cache=True)
+    server.shutdown()
+
+
+def test_a_206_for_other_bytes_is_an_error(misbehaving):
+    with pytest.raises(ProxyError, match="another range"):
+        misbehaving.cat_file("S/a.bin", start=10, end=14)
+    assert misbehaving.cat_file("S/a.bin", start=0, end=4) == b"WXYZ"
+
+
+def test_connections_the_server_closed_are_not_reused(misbehaving):
+    for _ in range(3):  # each on a connection the server closed after the last answer
+        assert misbehaving.cat_file("S/a.bin", start=0, end=4) == b"WXYZ"
+    misbehaving.mv("S/a.bin", "S/b.bin")
+    assert Misbehaving.seen == ["GET", "GET", "GET", "POST"]
+
+
+def test_only_idempotent_requests_are_sent_again_after_a_drop(misbehaving):
+    assert misbehaving.cat_file("S/drop.bin", start=0, end=4) == b"WXYZ"  # sent again
+    misbehaving.pipe_file("S/drop-put", b"x")  # a PUT of bytes in memory: sent again
+    assert Misbehaving.seen == ["GET", "GET", "PUT", "PUT"]
+    with pytest.raises(ConnectionError):
+        misbehaving.mv("S/drop-move", "S/b.bin")  # the server may have moved it: never twice
+    assert Misbehaving.seen.count("POST") == 1
+
+
+async def test_auth_failures_say_what_is_missing(proxy_url):
+    def scenario():
+        anonymous = ProxyFileSystem(endpoint_url=proxy_url, token="wrong", skip_instance_cache=True)
+        with pytest.raises(PermissionError, match="FSSPEC_PROXY_TOKEN"):
+            anonymous.ls("Scratch")
+
+    await asyncio.to_thread(scenario)

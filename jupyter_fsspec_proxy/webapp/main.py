@@ -19,7 +19,7 @@ from pyscript import document, when, window
 PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 100
 PROXY_URL = str(window.location.href).split("/fsspec-proxy/")[0] + "/fsspec-proxy/"
-fs = AsyncProxyFileSystem(url=PROXY_URL, skip_instance_cache=True)
+fs = AsyncProxyFileSystem(endpoint_url=PROXY_URL, skip_instance_cache=True)
 state = {"path": "", "sources": {}}
 
 

@@ -9,15 +9,15 @@ import sys
 MARKER = "/fsspec-proxy/"
 
 
-def find_proxy(url: str | None, token: str | None) -> tuple[str, str | None]:
+def find_proxy(endpoint_url: str | None, token: str | None) -> tuple[str, str | None]:
     """The proxy's base URL (ending in ``fsspec-proxy/``) and the token, if any."""
-    url = url or os.environ.get("FSSPEC_PROXY_URL")
+    url = endpoint_url or os.environ.get("FSSPEC_PROXY_URL")
     token = token or os.environ.get("FSSPEC_PROXY_TOKEN")
     if not url and sys.platform == "emscripten":
         url = _from_browser()
     if not url:
         raise ValueError(
-            "No proxy to talk to: pass url=..., or set FSSPEC_PROXY_URL "
+            "No proxy to talk to: pass endpoint_url=..., or set FSSPEC_PROXY_URL "
             "(e.g. http://127.0.0.1:8000/fsspec-proxy/)"
         )
     return _normalize(url), token

@@ -10,6 +10,7 @@ _EXCEPTION_FOR: dict[int, type[OSError] | type[ValueError]] = {
     403: PermissionError,
     404: FileNotFoundError,
     409: FileExistsError,
+    412: FileExistsError,  # the client's only precondition is If-None-Match: * (create)
 }
 
 

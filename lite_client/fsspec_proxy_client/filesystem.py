@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -11,13 +10,13 @@ from typing import Any
 from fsspec.asyn import AsyncFileSystem
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
-from .operations import Op, Operations, strip_protocol
+from .operations import Operations, strip_protocol, upload_body
 from .transport import default_async_transport, default_transport
 
 # Public fsspec methods, each run by one operation of the same name + "_op".
 METHODS = (
     "ls", "info", "exists", "cat_file", "cat_ranges", "pipe_file", "put_file", "get_file",
-    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv",
+    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch",
 )  # fmt: skip
 
 
@@ -43,7 +42,7 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
     """The proxy's sources as one filesystem: paths are ``<source>/<path>``, and
     ``""`` lists the sources.
 
-    ``url`` is the proxy (``.../fsspec-proxy/``) and ``token`` a Jupyter token;
+    ``endpoint_url`` is the proxy (``.../fsspec-proxy/``) and ``token`` a Jupyter token;
     both default to ``FSSPEC_PROXY_URL``/``FSSPEC_PROXY_TOKEN``, and in a browser
     to the Jupyter session the code runs in, whose cookie then authenticates.
     ``asynchronous=True`` gives an :class:`AsyncProxyFileSystem` instead.
@@ -72,12 +71,6 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
             raise NotImplementedError("The backend gives no modification time")
         return datetime.fromtimestamp(mtime, timezone.utc)
 
-    def cross_source_copy(self, path1: str, path2: str) -> Op:
-        """Stream block by block: blocking files can do that, and memory stays bounded."""
-        with self.open(path1, "rb") as src, self.open(path2, "wb") as dst:
-            shutil.copyfileobj(src, dst, self.transfer_block)
-        yield from ()
-
     def _rm(self, path: str) -> None:
         self.rm_file(path)
 
@@ -90,6 +83,8 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
         cache_options: dict | None = None,
         **kwargs: Any,
     ) -> ProxyFile:
+        if "x" in mode and self.exists(path):  # fail early; the upload is create-only too
+            raise FileExistsError(f"{path!r} exists")
         size = block_size or "default"
         return ProxyFile(self, path, mode, size, autocommit, cache_options=cache_options, **kwargs)
 
@@ -111,6 +106,12 @@ class AsyncProxyFileSystem(Operations, AsyncFileSystem):
     async def _sources(self) -> list[dict[str, Any]]:
         return await self.adrive(self.sources_op())
 
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            "The asynchronous filesystem has no file objects: await _cat_file/_pipe_file, "
+            "or use the blocking ProxyFileSystem (asynchronous=False) for open()"
+        )
+
 
 for _name in METHODS:
     setattr(AsyncProxyFileSystem, "_" + _name, _awaitable(_name))
@@ -130,9 +131,9 @@ class ProxyFile(AbstractBufferedFile):
     def _upload_chunk(self, final: bool = False) -> bool:
         self._spool.write(self.buffer.getvalue())
         if final:
-            self._spool.flush()
-            self._spool.seek(0)
-            self._spool.rollover()  # a real file, so its size is known
-            self.fs.drive(self.fs.upload_op(strip_protocol(self.path), self._spool))
+            upload = upload_body(self._spool)
+            self.fs.drive(
+                self.fs.upload_op(strip_protocol(self.path), upload, create="x" in self.mode)
+            )
             self._spool.close()
         return True

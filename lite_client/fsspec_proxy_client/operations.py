@@ -8,31 +8,25 @@ asynchronous filesystem share every line of protocol logic.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import tempfile
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote, urlencode
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from .discovery import find_proxy
-from .errors import error_for
+from .errors import ProxyError, error_for
 from .frames import parse_frames
-from .transport import Body, ProgressReader, Response
+from .messages import Body, ProgressReader, Request, Response
 
 MiB = 1 << 20
 OK = (200, 201, 204, 206)
-
-
-@dataclass
-class Request:
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: Body = None
-
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 Op = Generator[Request, Response, Any]
 
@@ -53,15 +47,26 @@ class Operations:
         raise NotImplementedError
 
     def __init__(
-        self, url: str | None = None, token: str | None = None, transport: Any = None, **kwargs: Any
+        self,
+        endpoint_url: str | None = None,
+        token: str | None = None,
+        transport: Any = None,
+        **kwargs: Any,
     ) -> None:
+        if "url" in kwargs:
+            raise TypeError(
+                "The proxy's address is endpoint_url=, as in s3fs and gcsfs: "
+                "fsspec passes storage_options={'endpoint_url': ..., 'token': ...}"
+            )
         super().__init__(**kwargs)
-        self.url, self.token = find_proxy(url, token)
+        self.endpoint_url, self.token = find_proxy(endpoint_url, token)
         self.transport = transport or self.make_transport()
         self._xsrf: str | None = None
 
     @classmethod
-    def _strip_protocol(cls, path: str) -> str:
+    def _strip_protocol(cls, path: str | list[str]) -> str | list[str]:
+        if isinstance(path, list):  # as fsspec's own: bulk methods pass lists
+            return [strip_protocol(one) for one in path]
         return strip_protocol(path)
 
     # -- drivers --------------------------------------------------------------
@@ -85,7 +90,7 @@ class Operations:
     # -- requests -------------------------------------------------------------
 
     def route(self, route: str, path: str = "", **query: Any) -> str:
-        url = self.url + route + ("/" + quote(path) if path else "")
+        url = self.endpoint_url + route + ("/" + quote(path) if path else "")
         params = {k: str(v).lower() for k, v in query.items() if v is not None}
         return url + ("?" + urlencode(params) if params else "")
 
@@ -169,6 +174,8 @@ class Operations:
             return b""
         if response.status == 200 and headers:  # a server that ignored the range
             return response.body[start:end]
+        if response.status == 206:
+            _check_content_range(response, start, end, path)
         return response.body
 
     def cat_ranges_op(
@@ -201,16 +208,31 @@ class Operations:
                     raise result
         return results
 
-    def pipe_file_op(self, path: str, value: bytes, **kwargs: Any) -> Op:
+    def pipe_file_op(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> Op:
+        """Write ``value``; ``mode="create"`` raises FileExistsError if the file exists
+        (the server decides atomically)."""
         path = strip_protocol(path)
-        yield from self.call("PUT", self.route("files", path), path, body=bytes(value))
+        headers = _create_only(mode == "create")
+        yield from self.call("PUT", self.route("files", path), path, bytes(value), headers)
 
-    def upload_op(self, path: str, source: IO[bytes], callback: Callback = DEFAULT_CALLBACK) -> Op:
+    def touch_op(self, path: str, truncate: bool = True, **kwargs: Any) -> Op:
+        """Create an empty file, or with ``truncate=False`` only if there is none."""
+        with contextlib.suppress(FileExistsError):
+            yield from self.pipe_file_op(path, b"", mode="overwrite" if truncate else "create")
+
+    def upload_op(
+        self,
+        path: str,
+        source: IO[bytes],
+        callback: Callback = DEFAULT_CALLBACK,
+        create: bool = False,
+    ) -> Op:
         """One streamed PUT of an open local file, reporting progress as it is read."""
         size = os.fstat(source.fileno()).st_size
         callback.set_size(size)
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         body = ProgressReader(source, callback)
+        headers.update(_create_only(create))
         yield from self.call("PUT", self.route("files", path), path, body=body, headers=headers)
 
     def put_file_op(
@@ -232,6 +254,9 @@ class Operations:
             os.makedirs(lpath, exist_ok=True)
             return
         callback.set_size(info["size"])
+        parent = os.path.dirname(os.fspath(lpath))
+        if parent:
+            os.makedirs(parent, exist_ok=True)
         with open(lpath, "wb") as out:
             for offset in range(0, info["size"], self.transfer_block):
                 end = min(offset + self.transfer_block, info["size"])
@@ -258,6 +283,12 @@ class Operations:
         yield from self.rm_op(path)
 
     def cp_file_op(self, path1: str, path2: str, **kwargs: Any) -> Op:
+        """Copy one file to exactly ``path2``; a directory (as fsspec's ``copy`` hands
+        them over) becomes an empty directory there."""
+        info = yield from self.info_op(path1)
+        if info["type"] == "directory":
+            yield from self.makedirs_op(path2, exist_ok=True)
+            return
         yield from self._transfer_op("copy", path1, path2, False)
 
     def mv_op(self, path1: str, path2: str, recursive: bool = False, **kwargs: Any) -> Op:
@@ -272,14 +303,46 @@ class Operations:
             body = {"destination": rest2, "recursive": recursive}
             yield from self.call_json("POST", self.route(f"api/{operation}", path1), path1, body)
             return
-        yield from self.cross_source_copy(path1, path2)
+        yield from self.copy_across_op(path1, path2)
         if operation == "move":
             yield from self.rm_op(path1, recursive=recursive)
 
-    def cross_source_copy(self, path1: str, path2: str) -> Op:
-        """Read whole, then write (the blocking filesystem streams instead)."""
-        data = yield from self.cat_file_op(path1)
-        yield from self.pipe_file_op(path2, data)
+    def copy_across_op(self, path1: str, path2: str) -> Op:
+        """Copy a file between sources: ranged reads into a local spool (memory up
+        to one block, then disk), then one streamed upload, so the target appears
+        whole and memory stays bounded."""
+        info = yield from self.info_op(path1)
+        with tempfile.SpooledTemporaryFile(max_size=self.transfer_block) as spool:
+            for offset in range(0, info["size"], self.transfer_block):
+                end = min(offset + self.transfer_block, info["size"])
+                spool.write((yield from self.cat_file_op(path1, offset, end)))
+            yield from self.upload_op(path2, upload_body(spool))
+
+
+def upload_body(spool: IO[bytes]) -> IO[bytes]:
+    """A spooled file, rewound and on disk so that its size is known."""
+    spool.flush()
+    spool.seek(0)
+    spool.rollover()  # type: ignore[attr-defined]
+    return spool
+
+
+def _create_only(create: bool) -> dict[str, str]:
+    return {"If-None-Match": "*"} if create else {}
+
+
+def _check_content_range(response: Response, start: int, end: int | None, path: str) -> None:
+    """Trust a 206 only with the ``Content-Range`` that was asked for and as many
+    bytes as it announces (as fsspec's http.py does): never silently wrong bytes."""
+    match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
+    if match is not None:
+        first, last = int(match[1]), int(match[2])
+        total = None if match[3] == "*" else int(match[3])
+        limits = [n for n in (end, total) if n is not None]
+        fits = last == min(limits) - 1 if limits else last >= first
+        if first == start and fits and len(response.body) == last - first + 1:
+            return
+    raise ProxyError(206, f"The server answered another range than asked for {path!r}")
 
 
 def _args(request: Request) -> tuple:

@@ -1,40 +1,21 @@
-"""The request seam: one small interface, one implementation per runtime."""
+"""The request seam: one small interface, one implementation per runtime.
+
+The standard library's ``http.client`` here; the browser's XHR in
+``transport_xhr*``. All of them depend on ``messages`` only, never on each other.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import select
+import socket
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-
-class ProgressReader:
-    """An upload body that reports progress to an fsspec ``Callback`` as it is read.
-
-    A transport that sends the body whole may read ``source`` directly and
-    report the browser's own progress events to ``callback`` instead.
-    """
-
-    def __init__(self, source: IO[bytes], callback: Any) -> None:
-        self.source, self.callback = source, callback
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.source.read(size)
-        self.callback.relative_update(len(data))
-        return data
-
-
-Body = bytes | IO[bytes] | ProgressReader | None
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+from .messages import Body, Response, replayable
 
 
 class Transport(Protocol):
@@ -52,7 +33,7 @@ def default_transport() -> Transport:
     return HTTPTransport()
 
 
-def default_async_transport():
+def default_async_transport() -> Any:
     """Asynchronous XHR in Pyodide; the blocking transport in a thread on CPython."""
     if sys.platform == "emscripten":
         from .transport_xhr_async import AsyncXHRTransport
@@ -88,14 +69,17 @@ class HTTPTransport:
         if key not in pool:
             kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             pool[key] = kind(netloc, timeout=self.timeout, blocksize=self.BLOCK)
-        return pool[key]
+        connection = pool[key]
+        if connection.sock is not None and _closed_by_peer(connection.sock):
+            connection.close()  # reconnects on the next request, which then goes out once
+        return connection
 
     def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        replayable = body is None or isinstance(body, bytes)
+        may_replay = replayable(method, body)
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
             try:
@@ -104,9 +88,15 @@ class HTTPTransport:
                 data = response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 conn.close()  # a kept-alive connection the server had closed
-                if attempt == 2 or not replayable:
+                if attempt == 2 or not may_replay:
                     raise
                 continue
             names = {name.lower(): value for name, value in response.getheaders()}
             return Response(response.status, data, names)
         raise AssertionError("unreachable")
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle kept-alive socket that is readable has been closed (or reset) by the
+    server: it has nothing else to say between requests."""
+    return bool(select.select([sock], [], [], 0)[0])

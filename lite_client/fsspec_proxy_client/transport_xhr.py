@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .transport import Body, Response
+from .messages import Body, Response
 
 UNREACHABLE = "the proxy is unreachable or does not allow this page's origin (CORS)"
 

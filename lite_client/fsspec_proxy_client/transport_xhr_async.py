@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .transport import Body, ProgressReader, Response
+from .messages import Body, ProgressReader, Response
 from .transport_xhr import UNREACHABLE, array_body, open_request, response, send
 
 

@@ -18,7 +18,7 @@ with fsspec.open(f"proxy://{folder}/note.txt", "w", **settings["kwargs"]) as f:
 report = {
     "worker": in_worker(),
     "transport": type(fs.transport).__name__,
-    "url": fs.url,
+    "url": fs.endpoint_url,
     "whole": fs.cat_file(f"{folder}/data.bin") == data,
     "range": list(fs.cat_file(f"{folder}/data.bin", start=1000, end=1010)),
     "ranges": fs.cat_ranges([f"{folder}/data.bin"] * 2, [0, 300], [3, 303]) == [b"\0\1\2", b",-."],
@@ -51,7 +51,7 @@ with fs.open(f"{folder}/data.bin", "rb", block_size=65536) as f:
     f.seek(500_000)
     report["seek_read"] = f.read(4) == data[500_000:500_004]
 # The session's cookie alone must not be enough to write: XSRF protection.
-forged = fs.transport.request("PUT", fs.url + f"files/{folder}/forged.txt", {}, b"forged")
+forged = fs.transport.request("PUT", fs.endpoint_url + f"files/{folder}/forged.txt", {}, b"forged")
 report["write_without_xsrf"] = forged.status
 report["forged_exists"] = fs.exists(f"{folder}/forged.txt")
 fs.pipe_file(f"{folder}/kept.txt", b"arrived")
