@@ -117,6 +117,13 @@ class FsspecProxy(ExtensionApp):
     max_json_body = Int(
         16 * MiB, config=True, help="Largest body of an api/ request, in bytes (413 beyond)."
     )
+    audit_log = Unicode(
+        "",
+        config=True,
+        help="""File to append the audit log to: one JSON object per line per request
+        that touches a source (also logged to the 'jupyter_fsspec_proxy.audit' logger).
+        Empty: the logger only.""",
+    )
     manager_class = Type(
         default_value=ProxyManager,
         klass=ProxyManager,
@@ -162,6 +169,7 @@ class FsspecProxy(ExtensionApp):
             max_json_body=self.max_json_body,
             upload_timeout=self.upload_timeout,
             backend_timeout=self.backend_timeout,
+            audit_log=self.audit_log,
         )
 
     def initialize_handlers(self) -> None:

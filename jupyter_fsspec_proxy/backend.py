@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import tempfile
@@ -68,6 +69,12 @@ class Backend:
     def translate(self, exc: BaseException) -> SourceError:
         return translate(exc, self.secrets, self.root, self.name)
 
+    def with_root(self, root: str) -> Backend:
+        """The same filesystem (connections, threads) serving another root."""
+        view = copy.copy(self)
+        view.root = root
+        return view
+
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``fs.<method>(*args, **kwargs)`` with the timeout and error translation."""
         return await self._guard(self._run(method, *args, **kwargs))
@@ -120,8 +127,14 @@ class Backend:
         return None
 
     async def ls(self, path: str, detail: bool) -> list[Any]:
-        """A listing without uploads still being received."""
-        entries = await self.call("ls", path, detail=detail)
+        """A listing without uploads still being received. A source's root always
+        exists: an empty bucket, prefix or memory root lists as empty."""
+        try:
+            entries = await self.call("ls", path, detail=detail)
+        except SourceError as exc:
+            if exc.status_code == 404 and path.rstrip("/") == self.root.rstrip("/"):
+                return []
+            raise
         return [e for e in entries if not is_staged(e["name"] if detail else e)]
 
     async def delete(self, path: str, recursive: bool) -> None:
@@ -278,6 +291,12 @@ class LocalBackend(ThreadedBackend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.local = ConfinedRoot(self.root)
+
+    def with_root(self, root: str) -> Backend:
+        view = super().with_root(root)
+        assert isinstance(view, LocalBackend)
+        view.local = ConfinedRoot(root)
+        return view
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method in self._DIRECT:

@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-ENTRY_KEYS = {"name", "path", "kwargs", "readonly"}
+from .access import USERNAME, Access, check_template, parse_access
+
+ENTRY_KEYS = {"name", "path", "kwargs", "readonly", "access"}
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 
 
@@ -25,6 +27,12 @@ class SourceSpec:
     path: str
     kwargs: Mapping[str, Any] = field(default_factory=dict, repr=False)
     readonly: bool = False
+    access: Access | None = None  # None: any authenticated user
+
+    @property
+    def per_user(self) -> bool:
+        """True if the path holds ``{username}``: each caller gets a root of their own."""
+        return USERNAME in self.path
 
 
 def parse_config(data: Any, origin: str) -> list[SourceSpec]:
@@ -41,10 +49,15 @@ def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
         where = f"{origin}: source #{index + 1}"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{where}: expected a mapping")
+        name, path = entry.get("name"), entry.get("path")
+        if isinstance(name, str) and name:
+            where = f"{origin}: source {name!r}"
         unknown = set(entry) - ENTRY_KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown keys {sorted(map(str, unknown))}")
-        name, path = entry.get("name"), entry.get("path")
+            raise ConfigError(
+                f"{where}: unknown keys {sorted(map(str, unknown))}; "
+                f"a source has {', '.join(sorted(ENTRY_KEYS))}"
+            )
         kwargs, readonly = entry.get("kwargs") or {}, entry.get("readonly", False)
         if not isinstance(name, str) or not _valid_name(name):
             raise ConfigError(f"{where}: 'name' must be a non-empty string without '/' or '\\'")
@@ -55,7 +68,12 @@ def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
             raise ConfigError(f"{where}: 'kwargs' must be a mapping")
         if not isinstance(readonly, bool):
             raise ConfigError(f"{where}: 'readonly' must be true or false")
-        specs.append(SourceSpec(name, path, dict(kwargs), readonly))
+        try:
+            check_template(path, where)
+            access = None if entry.get("access") is None else parse_access(entry["access"], where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        specs.append(SourceSpec(name, path, dict(kwargs), readonly, access))
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

@@ -104,7 +104,7 @@ class ConfinedRoot:
     def makedirs_fd(self, relpath: str) -> int:
         """Create the directories of ``relpath`` one by one, each inside the root,
         and return the last one open."""
-        fd = os.open(self.root, _PATH)
+        fd = self._open_root_for_writing()
         try:
             for segment in relpath.split("/") if relpath else ():
                 with contextlib.suppress(FileExistsError):
@@ -121,10 +121,15 @@ class ConfinedRoot:
                 os.close(fd)
             raise
 
+    def _open_root_for_writing(self) -> int:
+        """The root, open; made on the first write if it is missing (a per-user root)."""
+        os.makedirs(self.root, exist_ok=True)
+        return os.open(self.root, _PATH | os.O_DIRECTORY)
+
     def nearest_existing_dir(self, path: str) -> int:
         """The deepest existing directory on the way to ``path``, open; refuses a
         file in the way, so an upload below a file fails before its body is read."""
-        fd = os.open(self.root, _PATH)
+        fd = self._open_root_for_writing()
         relpath = self.relative(path)
         for segment in relpath.split("/")[:-1] if relpath else ():
             try:

@@ -11,7 +11,10 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .access import Caller, user_segment
+from .audit import AuditLog
 from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
+from .errors import NoSuchSource, SourceUnavailable
 from .posted import check_posted, parse_posted
 from .sources import Source, SourceRegistry
 
@@ -35,6 +38,7 @@ class Settings:
     max_json_body: int = 16 * MiB
     upload_timeout: float = 3600.0
     backend_timeout: float = 60.0
+    audit_log: str = ""
 
 
 class ProxyManager(LoggingConfigurable):
@@ -51,6 +55,7 @@ class ProxyManager(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registry = SourceRegistry(self.log, self.settings.backend_timeout)
+        self.audit = AuditLog(self.settings.audit_log)
         self._watcher: PeriodicCallback | None = None
 
     # -- sources -----------------------------------------------------------------
@@ -65,8 +70,35 @@ class ProxyManager(LoggingConfigurable):
             return os.environ["FSSPEC_PROXY_CONFIG"]
         return None if self.settings.sources else str(DEFAULT_CONFIG)
 
-    def source(self, name: str) -> Source:
-        return self.registry.get(name)
+    def source(self, name: str, caller: Caller, write: bool = False) -> Source:
+        """The source ``name`` as ``caller`` may use it, for reading or writing.
+
+        A source the caller may not read answers exactly like one that does not
+        exist, so names do not leak; a per-user source is the caller's own view.
+        """
+        source = self.registry.lookup(name)
+        access = source.spec.access
+        if access is not None and not access.may_read(caller):
+            raise NoSuchSource(f"No source named {name!r}")
+        if write and source.readonly:
+            raise PermissionError(f"Source {name!r} is readonly")
+        if write and access is not None and not access.may_write(caller):
+            raise PermissionError(f"User {caller.name!r} may read {name!r} but not write to it")
+        if source.backend is None:
+            raise SourceUnavailable(f"Source {name!r} is unavailable: {source.reason}")
+        if source.spec.per_user:
+            source = self.registry.for_user(source, user_segment(caller.name))
+        return source
+
+    def describe(self, caller: Caller) -> list[dict[str, Any]]:
+        """The sources ``caller`` may read, each with whether they may write to it."""
+        listing = []
+        for source in self.registry.all():
+            access = source.spec.access
+            if access is None or access.may_read(caller):
+                may_write = access is None or access.may_write(caller)
+                listing.append({**source.describe(), "writable": may_write and not source.readonly})
+        return listing
 
     def _trait_specs(self) -> list[SourceSpec]:
         return parse_sources(self.settings.sources, "c.FsspecProxy.sources")
@@ -120,6 +152,7 @@ class ProxyManager(LoggingConfigurable):
         if self._watcher is not None:
             self._watcher.stop()
         await self.registry.close()
+        self.audit.close()
 
     # -- origins -------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
 
+from .access import USERNAME
 from .backend import Backend
 from .config import SourceSpec
 from .errors import NoSuchSource, SourceUnavailable, scrub, secret_strings
@@ -47,6 +49,12 @@ class Source:
             "reason": self.reason,
         }
 
+    def for_user(self, segment: str) -> Source:
+        """This per-user source with ``{username}`` replaced by an escaped user name."""
+        root = self.root.replace(USERNAME, segment)
+        backend = self.backend.with_root(root) if self.backend is not None else None
+        return dataclasses.replace(self, root=root, backend=backend)
+
     @property
     def _prefix(self) -> str:
         return self.root if not self.root or self.root.endswith("/") else self.root + "/"
@@ -71,8 +79,6 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
     try:
         cls = fsspec.get_filesystem_class(protocol)
         options = dict(spec.kwargs, skip_instance_cache=True)
-        if issubclass(cls, LocalFileSystem):
-            options.setdefault("auto_mkdir", True)  # like object stores: no mkdir needed
         if issubclass(cls, AsyncFileSystem) and cls.async_impl:
             options["asynchronous"] = True
         fs = cls(**options)
@@ -95,10 +101,12 @@ class SourceRegistry:
         self.log = log
         self.timeout = timeout
         self._sources: dict[str, Source] = {}
+        self._per_user: dict[tuple[str, str], Source] = {}
 
     def replace(self, specs: Iterable[SourceSpec]) -> None:
         """Build the sources (at start, before the loop serves anything)."""
         self._sources = {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
+        self._per_user.clear()
 
     async def replace_async(self, specs: Iterable[SourceSpec]) -> None:
         """Build the new sources in a thread (a backend may block while it starts),
@@ -108,19 +116,36 @@ class SourceRegistry:
             lambda: {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
         )
         old, self._sources = self._sources, built
+        self._per_user.clear()
         await close_all(old.values())
 
     async def close(self) -> None:
         old, self._sources = self._sources, {}
         await close_all(old.values())
 
-    def get(self, name: str) -> Source:
+    def lookup(self, name: str) -> Source:
+        """The source of that name, available or not."""
         source = self._sources.get(name)
         if source is None:
             raise NoSuchSource(f"No source named {name!r}")
+        return source
+
+    def get(self, name: str) -> Source:
+        """The source of that name, ready to serve."""
+        source = self.lookup(name)
         if source.backend is None:
             raise SourceUnavailable(f"Source {name!r} is unavailable: {source.reason}")
         return source
+
+    def for_user(self, source: Source, segment: str) -> Source:
+        """A per-user source's view for one user, made once."""
+        key = (source.name, segment)
+        if key not in self._per_user:
+            self._per_user[key] = source.for_user(segment)
+        return self._per_user[key]
+
+    def all(self) -> list[Source]:
+        return list(self._sources.values())
 
     def describe(self) -> list[dict[str, Any]]:
         return [source.describe() for source in self._sources.values()]

@@ -9,6 +9,8 @@ import os
 import pytest
 from conftest import body_json
 
+from jupyter_fsspec_proxy.access import Caller
+
 SECRET_TEXT = b"outside secret"
 
 
@@ -108,7 +110,8 @@ async def test_a_path_checked_then_swapped_is_refused_when_opened(jp_serverapp, 
     and read after it became a link out (as ``api/move`` can arrange)."""
     (local_root / "x").mkdir()
     (local_root / "x" / "secret.txt").write_text("inside")
-    source = jp_serverapp.web_app.settings["fsspec_proxy_manager"].source("Local")
+    manager = jp_serverapp.web_app.settings["fsspec_proxy_manager"]
+    source = manager.source("Local", Caller("tester"))
     full = source.full_path("x/secret.txt")
     os.rename(local_root / "x", local_root / "old-x")
     os.symlink(pack, local_root / "x")

@@ -133,8 +133,10 @@ async def test_sources_listing_shows_availability_and_no_kwargs(proxy):
         "readonly": False,
         "available": True,
         "reason": None,
+        "writable": True,
     }
     assert by_name["Readonly"]["readonly"] is True
+    assert by_name["Readonly"]["writable"] is False
     assert by_name["Broken"]["available"] is False
     assert "nosuchprotocol" in by_name["Broken"]["reason"]
     unavailable = await proxy("api", "ls", "Broken")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import uuid
 from http.client import responses
 from typing import Any
 from urllib.parse import urlparse
@@ -14,8 +15,10 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
 from tornado.web import HTTPError, stream_request_body
 
+from ..access import Caller
 from ..auth import AUTH_RESOURCE
 from ..errors import PayloadTooLarge, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
@@ -126,14 +129,26 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- sources and paths ------------------------------------------------
 
+    @property
+    def caller(self) -> Caller:
+        return Caller.of(self.current_user)
+
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
-        """Resolve ``<source>/<path>`` to the source, the relative and the backend path."""
+        """Resolve ``<source>/<path>`` to the source as the caller may use it, the
+        relative and the backend path. The first path of a request is audited."""
         name, rest = split_source(path)
-        source = self.manager.source(name)
-        if write and source.readonly:
-            raise PermissionError(f"Source {name!r} is readonly")
+        if not hasattr(self, "_audit_path"):
+            self._audit_path = path
+            self.set_header("X-Request-Id", self.request_id)
+        source = self.manager.source(name, self.caller, write)
         relpath = clean_relpath(rest)
         return source, relpath, source.full_path(relpath)
+
+    @property
+    def request_id(self) -> str:
+        if not hasattr(self, "_request_id"):
+            self._request_id = uuid.uuid4().hex
+        return self._request_id
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -236,7 +251,16 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- logging --------------------------------------------------------------
 
+    def write(self, chunk: Any) -> None:
+        self.sent_bytes = getattr(self, "sent_bytes", 0) + len(chunk)
+        super().write(chunk)
+
+    #: body bytes an upload stored (the JSON routes count their body)
+    received_bytes = 0
+
     def on_finish(self) -> None:
+        if hasattr(self, "_audit_path"):
+            self._audit()
         if self.manager.settings.mode != "run":
             request = self.request
             span = request.headers.get("Range", "")
@@ -248,3 +272,22 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
                 self.get_status(),
             )
         super().on_finish()
+
+    def _audit(self) -> None:
+        request = self.request
+        route = request.path[len(url_path_join(self.base_url, "fsspec-proxy/")) :]
+        kind, _, rest = route.partition("/")
+        if kind == "api":  # api/ls, api/copy, ...
+            kind = f"api/{rest.partition('/')[0]}"
+        source, _, path = self._audit_path.partition("/")
+        user = getattr(self, "_jupyter_current_user", None)
+        self.manager.audit.record(
+            user=user.username if user else None,
+            source=source,
+            path=path,
+            operation=f"{request.method} {kind}",
+            status=self.get_status(),
+            bytes=getattr(self, "sent_bytes", 0) + (self.received_bytes or len(self.body)),
+            duration_ms=round(request.request_time() * 1000, 2),
+            request_id=self.request_id,
+        )

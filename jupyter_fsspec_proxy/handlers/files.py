@@ -166,6 +166,7 @@ class FileHandler(ProxyHandler):
         upload, self.upload = self.upload, None
         if upload is None:
             raise HTTPError(400, "Upload was not started")
+        self.received_bytes = upload.received
         await upload.commit(self.conditions, self.client_name)
         meta = await upload.backend.meta(upload.target, self.client_name)
         if meta is None:

@@ -62,12 +62,12 @@ class MkdirHandler(ProxyHandler):
         exist_ok = self.bool_argument("exist_ok", True)
         name = f"{source.name}/{relpath}".rstrip("/")
         existing = await source.backend.meta(full, name)
-        if existing is not None:
-            if existing.type != "directory":
-                raise HTTPError(409, "%r exists and is not a directory", path)
-            if not exist_ok:
-                raise HTTPError(409, "%r already exists", path)
-        elif parents:
+        if existing is not None and existing.type != "directory":
+            raise HTTPError(409, "%r exists and is not a directory", path)
+        if existing is not None and not exist_ok:
+            raise HTTPError(409, "%r already exists", path)
+        if existing is not None or parents:  # also a directory only implied by its files:
+            # made explicit, so that it stays when they are deleted
             await source.backend.call("makedirs", full, exist_ok=True)
         else:
             await source.backend.call("mkdir", full, create_parents=False)

@@ -24,11 +24,12 @@ class IndexHandler(ProxyHandler):
 
 
 class SourcesHandler(ProxyHandler):
-    """``GET api/sources``: name, protocol, readonly, available, reason."""
+    """``GET api/sources``: the sources the caller may read, with name, protocol,
+    readonly, available, reason and whether the caller may write to it."""
 
     @authorized
     async def get(self) -> None:
-        self.write_json(self.manager.registry.describe())
+        self.write_json(self.manager.describe(self.caller))
 
 
 class XsrfHandler(ProxyHandler):
@@ -53,7 +54,7 @@ class _ReconfigureHandler(ProxyHandler):
             await change()
         except ConfigError as exc:
             raise HTTPError(400, "%s", str(exc)) from None
-        self.write_json(self.manager.registry.describe())
+        self.write_json(self.manager.describe(self.caller))
 
 
 class ReloadHandler(_ReconfigureHandler):
