@@ -11,9 +11,9 @@ from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
 from .handlers.service import DisabledHandler
-from .manager import SETTINGS_KEY, ProxyManager, Settings
+from .manager import SETTINGS_KEY, UNSECURED_MODES, ProxyManager, Settings
 
-MODES = ("run", "dev", "private")
+MODES = ("run", "dev", "private", "hub")
 # Standalone defaults like the prototype's, unless given on the command line.
 STANDALONE_DEFAULTS = {"ip": "127.0.0.1", "port": "8000"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -49,7 +49,8 @@ class FsspecProxy(ExtensionApp):
         config=True,
         help="""'run': Jupyter auth, cross-origin only for allowed_origins. 'dev':
         loopback only, no auth, any origin, requests logged, config file watched.
-        'private': as 'dev', and grants Private Network Access preflights.""",
+        'private': as 'dev', and grants Private Network Access preflights. 'hub': a
+        JupyterHub-managed service, authenticated by the hub.""",
     )
     config_file = Unicode(
         "",
@@ -136,13 +137,13 @@ class FsspecProxy(ExtensionApp):
     def initialize_settings(self) -> None:
         self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
         self.settings[SETTINGS_KEY] = self.manager
-        if self.mode != "run" and self.serverapp.ip not in LOOPBACK:
+        if self.mode in UNSECURED_MODES and self.serverapp.ip not in LOOPBACK:
             self.manager.disabled = (
                 f"mode {self.mode!r} serves loopback only, not {self.serverapp.ip!r}"
             )
             self.log.critical("fsspec-proxy is DISABLED: %s", self.manager.disabled)
             return
-        if self.mode != "run":
+        if self.mode in UNSECURED_MODES:
             self.log.warning(
                 "fsspec-proxy runs in %r mode: NO AUTHENTICATION, any origin may read and "
                 "write every source. Use it for development on this machine only.",
@@ -152,7 +153,7 @@ class FsspecProxy(ExtensionApp):
             self.manager.load()
         except ConfigError as exc:
             self.log.critical("No sources are served: %s", exc)
-        if self.mode != "run":
+        if self.mode in UNSECURED_MODES:
             self.manager.watch_config()
 
     def _settings(self) -> Settings:
@@ -189,15 +190,22 @@ def main(argv: list[str] | None = None) -> None:
     if mode not in MODES:
         sys.exit(f"jupyter fsspec-proxy: unknown mode {mode!r}; the modes are {', '.join(MODES)}")
     ip = _option(args, "ip") or STANDALONE_DEFAULTS["ip"]
-    if mode != "run" and ip not in LOOPBACK:
+    if mode in UNSECURED_MODES and ip not in LOOPBACK:
         sys.exit(f"jupyter fsspec-proxy: mode {mode!r} only listens on loopback, not {ip!r}")
     # An address that is taken is an error: moving to the next port would leave
     # clients talking to whatever holds this one.
     flags = [f"--FsspecProxy.mode={mode}", "--ServerApp.port_retries=0"]
+    if mode == "hub":
+        from . import hub
+
+        flags += hub.hub_flags(args, _option)
+        FsspecProxy.serverapp_config = hub.SERVER_CONFIG
     for name, value in STANDALONE_DEFAULTS.items():
-        if _option(args, name) is None:
+        if _option(args, name) is None and not any(
+            f.startswith(f"--ServerApp.{name}=") for f in flags
+        ):
             flags.append(f"--ServerApp.{name}={value}")
-    if mode != "run":
+    if mode in UNSECURED_MODES:
         flags += UNSECURED_FLAGS
     FsspecProxy.launch_instance([*flags, *args])
 

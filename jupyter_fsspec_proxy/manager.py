@@ -19,6 +19,7 @@ from .posted import check_posted, parse_posted
 from .sources import Source, SourceRegistry
 
 SETTINGS_KEY = "fsspec_proxy_manager"
+UNSECURED_MODES = ("dev", "private")  # no auth, any origin, loopback only
 MiB = 1024 * 1024
 
 
@@ -158,11 +159,15 @@ class ProxyManager(LoggingConfigurable):
 
     def allows_origin(self, origin: str) -> bool:
         origins = self.settings.allowed_origins
-        return self.settings.mode != "run" or "*" in origins or origin in origins
+        return self.unsecured or "*" in origins or origin in origins
 
     def grants_credentials(self) -> bool:
         """Cookies may cross origins only for explicitly listed origins."""
-        return self.settings.mode == "run" and "*" not in self.settings.allowed_origins
+        return not self.unsecured and "*" not in self.settings.allowed_origins
+
+    @property
+    def unsecured(self) -> bool:
+        return self.settings.mode in UNSECURED_MODES
 
 
 def _mtime(path: str) -> float | None:

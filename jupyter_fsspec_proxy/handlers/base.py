@@ -261,7 +261,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     def on_finish(self) -> None:
         if hasattr(self, "_audit_path"):
             self._audit()
-        if self.manager.settings.mode != "run":
+        if self.manager.unsecured:
             request = self.request
             span = request.headers.get("Range", "")
             self.log.info(

@@ -1,0 +1,155 @@
+"""A real JupyterHub (from PyPI, with configurable-http-proxy from npm) that runs the
+proxy as a managed service: dummy authenticator with a password, no user servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from processes import free_port, wait_for_port
+
+CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
+PASSWORD = "hub-test-password"
+SERVICE = "fsspec-proxy"
+ADMIN_TOKEN = "hub-test-admin-token-5e1f"
+
+CONFIG = """
+import sys
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.JupyterHub.db_url = "sqlite:///{home}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{home}/cookie_secret"
+c.JupyterHub.pid_file = "{home}/jupyterhub.pid"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {users!r}
+c.JupyterHub.load_groups = {groups!r}
+c.JupyterHub.services = [
+    {{
+        "name": {service!r},
+        "url": "http://127.0.0.1:{service_port}",
+        "command": [sys.executable, "-m", "jupyter_fsspec_proxy", "hub", *{options!r}],
+        "environment": {{"FSSPEC_PROXY_CONFIG": {config!r}}},
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": ["read:users:groups!user"],
+    }},
+    {{"name": "tester", "api_token": {admin_token!r}}},
+]
+c.JupyterHub.load_roles = [
+    {{"name": "user", "scopes": ["self", "access:services!service={service}"]}},
+    {{"name": "tester", "services": ["tester"], "scopes": ["admin:users", "tokens"]}},
+]
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    service_port: int
+    log: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def proxy_url(self) -> str:
+        """The proxy's address for clients: through the hub, under the service prefix."""
+        return f"{self.url}/services/{SERVICE}/fsspec-proxy/"
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/hub/api/{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {ADMIN_TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def token_for(self, user: str) -> str:
+        """A hub API token of ``user``, with the user's own scopes (as a kernel has)."""
+        if user not in self.tokens:
+            try:
+                self.api("POST", f"users/{user}")
+            except urllib.error.HTTPError as error:
+                if error.code != 409:  # exists already
+                    raise
+            self.tokens[user] = self.api("POST", f"users/{user}/tokens", {"note": "tests"})["token"]
+        return self.tokens[user]
+
+
+@contextmanager
+def jupyterhub(
+    home: Path, config: Path, users: dict[str, list[str]], options: list[str]
+) -> Iterator[Hub]:
+    """A hub on 127.0.0.1 with ``users`` (name -> groups) and the proxy as a service."""
+    port, service_port = free_port(), free_port()
+    groups: dict[str, dict] = {}
+    for user, names in users.items():
+        for group in names:
+            groups.setdefault(group, {"users": []})["users"].append(user)
+    (home / "jupyterhub_config.py").write_text(
+        CONFIG.format(
+            port=port,
+            hub_port=free_port(),
+            proxy_api_port=free_port(),
+            chp=str(CHP),
+            home=home,
+            password=PASSWORD,
+            users=set(users),
+            groups=groups,
+            service=SERVICE,
+            service_port=service_port,
+            options=options,
+            config=str(config),
+            admin_token=ADMIN_TOKEN,
+        )
+    )
+    log = home / "jupyterhub.log"
+    command = [sys.executable, "-m", "jupyterhub", "-f", str(home / "jupyterhub_config.py")]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=home, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        try:
+            wait_for_port(port, process, "jupyterhub", timeout=90)
+            wait_for_port(service_port, process, "the fsspec-proxy service", timeout=90)
+            hub = Hub(f"http://127.0.0.1:{port}", service_port, log)
+            _wait_for_routes(hub, process)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {log.read_text()[-3000:]}") from None
+        yield hub
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_routes(hub: Hub, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the hub's proxy routes to the hub and the service (added after start)."""
+    deadline = time.monotonic() + timeout
+    for url in (f"{hub.url}/hub/api/", f"{hub.proxy_url}api"):
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except urllib.error.HTTPError as error:
+                if error.code == 403:  # the service, answering: routed
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} is not routed")
+            time.sleep(0.2)

@@ -1,0 +1,204 @@
+"""The proxy as a JupyterHub service: per-user and per-group access, per-user paths,
+the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from browser_harness import chromium
+from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
+from fsspec_proxy_client import ProxyFileSystem
+from hub_harness import PASSWORD, Hub, jupyterhub
+
+USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": []}
+TRAVERSALS = [
+    "..",
+    "../alice",
+    "%2e%2e/alice",
+    "%252e%252e/alice",
+    "..%2falice",
+    "/alice",
+    "a/../..",
+]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
+    home = tmp_path_factory.mktemp("hub")
+    prefix = f"{BUCKET}/{uuid.uuid4().hex}"
+    sources = [
+        {
+            "name": "Team",
+            "path": f"s3://{prefix}/team",
+            "kwargs": s3_kwargs(s3_endpoint),
+            "access": {"read": ["group:analysts", "user:carol"], "write": ["group:analysts"]},
+        },
+        {
+            "name": "Home",
+            "path": f"s3://{prefix}/home/{{username}}",
+            "kwargs": s3_kwargs(s3_endpoint),
+            "access": {"read": ["*"], "write": ["*"]},
+        },
+        {"name": "Everyone", "path": f"memory://hub-{uuid.uuid4().hex}"},
+    ]
+    config = home / "proxy.yaml"
+    config.write_text(yaml.safe_dump({"sources": sources}))
+    audit = home / "audit.jsonl"
+    options = [
+        f"--FsspecProxy.audit_log={audit}",
+        # the app page starts the OAuth login; offline, its PyScript is not loaded
+        "--FsspecProxy.app_pyscript_url=/services/fsspec-proxy/fsspec-proxy/app/offline/",
+    ]
+    with jupyterhub(home, config, USERS, options) as running:
+        running.audit = audit
+        yield running
+
+
+def client(hub: Hub, user: str) -> ProxyFileSystem:
+    return ProxyFileSystem(
+        endpoint_url=hub.proxy_url, token=hub.token_for(user), skip_instance_cache=True
+    )
+
+
+def raw(hub: Hub, user: str | None, method: str, path: str, body: bytes | None = None):
+    """One request through the hub's proxy: (status, body)."""
+    headers = {"Authorization": f"token {hub.token_for(user)}"} if user else {}
+    request = urllib.request.Request(
+        hub.proxy_url + path, data=body, method=method, headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_each_user_sees_and_may_do_what_the_rules_say(hub):
+    alice, bob, carol = (client(hub, user) for user in ("alice", "bob", "carol"))
+    listed = {
+        user: {s["name"]: s["writable"] for s in fs.sources()}
+        for user, fs in (("alice", alice), ("bob", bob), ("carol", carol))
+    }
+    assert listed == {
+        "alice": {"Team": True, "Home": True, "Everyone": True},
+        "bob": {"Home": True, "Everyone": True},
+        "carol": {"Team": False, "Home": True, "Everyone": True},
+    }
+    alice.pipe_file("Team/plan.txt", b"team plan")
+    assert carol.cat_file("Team/plan.txt") == b"team plan"
+    with pytest.raises(PermissionError, match="not write"):
+        carol.pipe_file("Team/carol.txt", b"no")
+    hidden = raw(hub, "bob", "GET", "files/Team/plan.txt")
+    missing = raw(hub, "bob", "GET", "files/NoSuchSource/plan.txt")
+    assert hidden[0] == missing[0] == 404
+    assert json.loads(hidden[1])["message"].replace("Team", "X") == json.loads(missing[1])[
+        "message"
+    ].replace("NoSuchSource", "X")  # the same answer: names do not leak
+    assert raw(hub, "bob", "PUT", "files/Team/x.txt", b"x")[0] == 404
+    assert not alice.exists("Team/x.txt") and not alice.exists("Team/carol.txt")
+
+
+def test_per_user_paths_are_isolated(hub):
+    alice, bob = client(hub, "alice"), client(hub, "bob")
+    alice.pipe_file("Home/diary.txt", b"alice's")
+    bob.pipe_file("Home/diary.txt", b"bob's")
+    assert alice.cat_file("Home/diary.txt") == b"alice's"
+    assert bob.cat_file("Home/diary.txt") == b"bob's"
+    assert bob.ls("Home", detail=False) == ["Home/diary.txt"]
+    for payload in TRAVERSALS:
+        status, body = raw(hub, "bob", "GET", f"files/Home/{payload}/diary.txt")
+        assert status in (400, 403, 404), (payload, status)
+        assert b"alice's" not in body
+    assert alice.cat_file("Home/diary.txt") == b"alice's"
+
+
+def test_without_a_hub_token_nothing_is_served(hub):
+    assert raw(hub, None, "GET", "api/sources")[0] == 403
+    assert raw(hub, None, "PUT", "files/Everyone/x.txt", b"x")[0] == 403
+    bad = urllib.request.Request(
+        hub.proxy_url + "api/sources", headers={"Authorization": "token not-a-hub-token"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad, timeout=30)
+    assert refused.value.code == 403
+
+
+def test_audit_log_has_one_line_per_request_with_its_user(hub):
+    before = hub.audit.read_text().splitlines() if hub.audit.exists() else []
+    dave = client(hub, "alice")
+    dave.pipe_file("Everyone/audited.txt", b"12345")
+    dave.cat_file("Everyone/audited.txt")
+    assert raw(hub, "bob", "GET", "files/Team/secret-plan.txt")[0] == 404
+    lines = [json.loads(line) for line in hub.audit.read_text().splitlines()[len(before) :]]
+    summary = [(e["user"], e["operation"], e["source"], e["path"], e["status"]) for e in lines]
+    assert summary == [
+        ("alice", "PUT files", "Everyone", "audited.txt", 201),
+        ("alice", "GET files", "Everyone", "audited.txt", 200),
+        ("bob", "GET files", "Team", "secret-plan.txt", 404),
+    ]
+    assert lines[0]["bytes"] >= 5 and lines[1]["bytes"] >= 5
+    for entry in lines:
+        assert {"time", "duration_ms", "request_id"} <= set(entry)
+        assert hub.tokens["alice"] not in json.dumps(entry)
+
+
+def test_secrets_reach_no_user_and_no_log(hub):
+    alice = client(hub, "alice")
+    answers = [
+        raw(hub, "alice", "GET", "api/sources"),
+        raw(hub, "alice", "GET", "api/ls/Team"),
+        raw(hub, "alice", "GET", "files/Team/missing.txt"),
+        raw(hub, "alice", "GET", "api/info/Home/nothing"),
+    ]
+    alice.pipe_file("Home/check.txt", b"x")
+    for _, body in answers:
+        assert SECRET.encode() not in body and ACCESS_KEY.encode() not in body
+    text = hub.log.read_text() + hub.audit.read_text()
+    assert SECRET not in text and ACCESS_KEY not in text
+    model = hub.api("GET", "users/alice")
+    assert not model.get("servers")  # no user server, so no environment to leak into
+
+
+async def login(browser, hub: Hub, user: str):
+    page = await browser.context.new_page()
+    await page.goto(f"{hub.url}/hub/login")
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("input[type=submit], button[type=submit]")
+    await page.wait_for_load_state()
+    return page
+
+
+WRITE_FROM_PAGE = """async ([base, withXsrf]) => {
+    const headers = {};
+    if (withXsrf) {
+        const answer = await fetch(base + "api/xsrf");
+        headers["X-XSRFToken"] = (await answer.json()).xsrf_token;
+    }
+    const put = await fetch(base + "files/Home/from-browser.txt",
+                            {method: "PUT", body: "hello from the page", headers});
+    return put.status;
+}"""
+
+
+async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
+    """Chromium logs in through the hub's form; the service's OAuth makes the cookie."""
+    async with chromium() as browser:
+        page = await login(browser, hub, "bob")
+        await page.goto(f"{hub.proxy_url}app/")  # the hub's OAuth, then the app page
+        assert page.url == f"{hub.proxy_url}app/"
+        sources = await page.evaluate(
+            "async (u) => (await fetch(u)).json()", f"{hub.proxy_url}api/sources"
+        )
+        assert [s["name"] for s in sources] == ["Home", "Everyone"]  # Team is not bob's
+        assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, False]) == 403
+        assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, True]) == 201
+        assert browser.outside(hub.url) == []
+    assert client(hub, "bob").cat_file("Home/from-browser.txt") == b"hello from the page"
+    assert not client(hub, "alice").exists("Home/from-browser.txt")
