@@ -76,16 +76,18 @@ class Hub:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
 
-    def token_for(self, user: str) -> str:
-        """A hub API token of ``user``, with the user's own scopes (as a kernel has)."""
-        if user not in self.tokens:
+    def token_for(self, user: str, scopes: list[str] | None = None) -> str:
+        """A hub API token of ``user``: with the user's own scopes, or only ``scopes``."""
+        key = f"{user} {scopes}" if scopes else user
+        if key not in self.tokens:
             try:
                 self.api("POST", f"users/{user}")
             except urllib.error.HTTPError as error:
                 if error.code != 409:  # exists already
                     raise
-            self.tokens[user] = self.api("POST", f"users/{user}/tokens", {"note": "tests"})["token"]
-        return self.tokens[user]
+            request = {"note": "tests", **({"scopes": scopes} if scopes else {})}
+            self.tokens[key] = self.api("POST", f"users/{user}/tokens", request)["token"]
+        return self.tokens[key]
 
 
 @contextmanager

@@ -4,11 +4,13 @@ the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 
+import fsspec
 import pytest
 import yaml
 from browser_harness import chromium
@@ -131,10 +133,14 @@ def test_without_a_hub_token_nothing_is_served(hub):
 
 def test_audit_log_has_one_line_per_request_with_its_user(hub):
     before = hub.audit.read_text().splitlines() if hub.audit.exists() else []
-    dave = client(hub, "alice")
-    dave.pipe_file("Everyone/audited.txt", b"12345")
-    dave.cat_file("Everyone/audited.txt")
+    alice = client(hub, "alice")
+    alice.pipe_file("Everyone/audited.txt", b"12345")
+    alice.cat_file("Everyone/audited.txt")
     assert raw(hub, "bob", "GET", "files/Team/secret-plan.txt")[0] == 404
+    deadline = time.monotonic() + 5  # a line is written just after its answer is sent
+    while len(hub.audit.read_text().splitlines()) < len(before) + 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     lines = [json.loads(line) for line in hub.audit.read_text().splitlines()[len(before) :]]
     summary = [(e["user"], e["operation"], e["source"], e["path"], e["status"]) for e in lines]
     assert summary == [
@@ -163,6 +169,31 @@ def test_secrets_reach_no_user_and_no_log(hub):
     assert SECRET not in text and ACCESS_KEY not in text
     model = hub.api("GET", "users/alice")
     assert not model.get("servers")  # no user server, so no environment to leak into
+
+
+# What c.Spawner.server_token_scopes gives a user's server in docs/jupyterhub.md.
+SERVER_TOKEN_SCOPES = [
+    "users:activity!user",
+    "access:servers!server",
+    "access:services!service=fsspec-proxy",
+]
+
+
+def test_a_kernel_needs_only_the_hub_environment(hub, monkeypatch):
+    """In a user's server: FSSPEC_PROXY_URL from c.Spawner.environment, and the
+    JUPYTERHUB_API_TOKEN the hub gives every server."""
+    monkeypatch.setenv("FSSPEC_PROXY_URL", hub.proxy_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.token_for("alice", SERVER_TOKEN_SCOPES))
+    monkeypatch.delenv("FSSPEC_PROXY_TOKEN", raising=False)
+    with fsspec.open("proxy://Team/from-kernel.txt", "wb") as f:
+        f.write(b"written from alice's kernel")
+    with fsspec.open("proxy://Team/from-kernel.txt", "rb") as f:
+        assert f.read() == b"written from alice's kernel"
+    # A server token without the service's scope is refused.
+    without = [scope for scope in SERVER_TOKEN_SCOPES if "services" not in scope]
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.token_for("alice", without))
+    with pytest.raises(PermissionError):
+        ProxyFileSystem(skip_instance_cache=True).sources()
 
 
 async def login(browser, hub: Hub, user: str):

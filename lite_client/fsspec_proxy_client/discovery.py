@@ -10,9 +10,10 @@ MARKER = "/fsspec-proxy/"
 
 
 def find_proxy(endpoint_url: str | None, token: str | None) -> tuple[str, str | None]:
-    """The proxy's base URL (ending in ``fsspec-proxy/``) and the token, if any."""
+    """The proxy's base URL (ending in ``fsspec-proxy/``) and the token, if any: in a
+    JupyterHub user's server, the hub API token the hub gives it."""
     url = endpoint_url or os.environ.get("FSSPEC_PROXY_URL")
-    token = token or os.environ.get("FSSPEC_PROXY_TOKEN")
+    token = token or os.environ.get("FSSPEC_PROXY_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
     if not url and sys.platform == "emscripten":
         url = _from_browser()
     if not url:
