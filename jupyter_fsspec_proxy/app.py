@@ -125,6 +125,13 @@ class FsspecProxy(ExtensionApp):
         that touches a source (also logged to the 'jupyter_fsspec_proxy.audit' logger).
         Empty: the logger only.""",
     )
+    shared_token_user = Unicode(
+        "",
+        config=True,
+        help="""The user name that access rules, {username} paths and the audit log
+        give to requests authenticated by the server's own token or password, which
+        identify no one. Empty: the operating-system user running the server.""",
+    )
     manager_class = Type(
         default_value=ProxyManager,
         klass=ProxyManager,
@@ -171,6 +178,7 @@ class FsspecProxy(ExtensionApp):
             upload_timeout=self.upload_timeout,
             backend_timeout=self.backend_timeout,
             audit_log=self.audit_log,
+            shared_token_user=self.shared_token_user,
         )
 
     def initialize_handlers(self) -> None:

@@ -40,6 +40,7 @@ class Settings:
     upload_timeout: float = 3600.0
     backend_timeout: float = 60.0
     audit_log: str = ""
+    shared_token_user: str = ""
 
 
 class ProxyManager(LoggingConfigurable):

@@ -21,8 +21,11 @@ PASSWORD = "hub-test-password"
 SERVICE = "fsspec-proxy"
 ADMIN_TOKEN = "hub-test-admin-token-5e1f"
 
+DOCUMENTED = Path(__file__).parents[1] / "docs" / "deploy" / "jupyterhub_config.py"
+# The documented file, run as is, then given this machine's ports and paths, the
+# test users and an admin service for the tests; nothing else changes.
 CONFIG = """
-import sys
+exec(open({documented!r}).read())
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
 c.JupyterHub.hub_port = {hub_port}
@@ -35,21 +38,17 @@ c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = {users!r}
 c.JupyterHub.load_groups = {groups!r}
-c.JupyterHub.services = [
-    {{
-        "name": {service!r},
-        "url": "http://127.0.0.1:{service_port}",
-        "command": [sys.executable, "-m", "jupyter_fsspec_proxy", "hub", *{options!r}],
-        "environment": {{"FSSPEC_PROXY_CONFIG": {config!r}}},
-        "oauth_no_confirm": True,
-        "oauth_client_allowed_scopes": ["read:users:groups!user"],
-    }},
-    {{"name": "tester", "api_token": {admin_token!r}}},
+service = c.JupyterHub.services[0]
+service["url"] = "http://127.0.0.1:{service_port}"
+service["command"] = [
+    *(arg for arg in service["command"] if not arg.startswith("--FsspecProxy.audit_log")),
+    *{options!r},
 ]
-c.JupyterHub.load_roles = [
-    {{"name": "user", "scopes": ["self", "access:services!service={service}"]}},
-    {{"name": "tester", "services": ["tester"], "scopes": ["admin:users", "tokens"]}},
-]
+service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}
+c.JupyterHub.services.append({{"name": "tester", "api_token": {admin_token!r}}})
+c.JupyterHub.load_roles.append(
+    {{"name": "tester", "services": ["tester"], "scopes": ["admin:users", "tokens"]}}
+)
 """
 
 
@@ -110,10 +109,10 @@ def jupyterhub(
             password=PASSWORD,
             users=set(users),
             groups=groups,
-            service=SERVICE,
             service_port=service_port,
             options=options,
             config=str(config),
+            documented=str(DOCUMENTED),
             admin_token=ADMIN_TOKEN,
         )
     )

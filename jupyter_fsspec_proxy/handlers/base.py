@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import sys
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -131,6 +133,10 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def caller(self) -> Caller:
+        """Who the rules see. A shared token or password identifies no one (Jupyter
+        makes up a new anonymous user per request): its holder is the server's user."""
+        if isinstance(self.identity_provider, PasswordIdentityProvider):
+            return Caller(self.manager.settings.shared_token_user or getpass.getuser())
         return Caller.of(self.current_user)
 
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
@@ -282,7 +288,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         source, _, path = self._audit_path.partition("/")
         user = getattr(self, "_jupyter_current_user", None)
         self.manager.audit.record(
-            user=user.username if user else None,
+            user=self.caller.name if user else None,
             source=source,
             path=path,
             operation=f"{request.method} {kind}",
