@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
+from jupyter_server.auth import IdentityProvider
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode
 
+from . import __version__
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
@@ -27,11 +31,40 @@ UNSECURED_FLAGS = [
 MiB = 1024 * 1024
 
 
+USAGE = """Serve fsspec filesystems (S3, ...) over HTTP without handing out their credentials.
+
+    jupyter fsspec-proxy [MODE] [--ip=127.0.0.1] [--port=8000] [--proxy-config=FILE]
+    jupyter fsspec-proxy offline DIR     (Pyodide, PyScript and wheels for offline pages)
+
+Modes:
+    run      (default) Jupyter token auth; cross-origin only for allowed_origins
+    dev      no auth, any origin, loopback only, the config file re-read on change
+    private  as dev, and answers Private Network Access preflights
+    hub      a JupyterHub-managed service, authenticated by the hub
+
+The sources come from --proxy-config (YAML: sources with name, path, kwargs,
+readonly, access), else FSSPEC_PROXY_CONFIG, else a default with a public S3
+dataset and an in-memory Scratch. In run mode pass --token=... (or set
+JUPYTER_TOKEN); clients send 'Authorization: token ...'. The proxy answers at
+http://IP:PORT/fsspec-proxy/ and its app at /fsspec-proxy/app/. Every
+FsspecProxy option: --help-all.
+"""
+
+
 class FsspecProxy(ExtensionApp):
     """Serve fsspec filesystems over HTTP without handing out their credentials."""
 
     name = "fsspec_proxy"
-    description = __doc__
+    description = USAGE
+    version = __version__
+    classes = [*ExtensionApp.classes, ServerApp, IdentityProvider]  # for the aliases' help
+    aliases = {
+        **ExtensionApp.aliases,
+        "ip": "ServerApp.ip",
+        "port": "ServerApp.port",
+        "token": "IdentityProvider.token",
+        "proxy-config": "FsspecProxy.config_file",
+    }
     default_url = "/fsspec-proxy/app/"
     load_other_extensions = False
     # Standalone only: the proxy's routes are the server's only authorized ones,
@@ -140,6 +173,8 @@ class FsspecProxy(ExtensionApp):
     )
 
     manager: ProxyManager
+    #: Set by ``jupyter fsspec-proxy``: the server is the proxy's own, not shared.
+    standalone = False
 
     def initialize_settings(self) -> None:
         self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
@@ -159,9 +194,31 @@ class FsspecProxy(ExtensionApp):
         try:
             self.manager.load()
         except ConfigError as exc:
-            self.log.critical("No sources are served: %s", exc)
+            if self.mode in UNSECURED_MODES:  # the watcher picks up the fixed file
+                self.log.critical("No sources are served until the config is fixed: %s", exc)
+            elif self.standalone:
+                sys.exit(f"jupyter fsspec-proxy: {exc}")
+            else:  # a shared server lives on; the proxy answers 503 with the reason
+                self.manager.disabled = f"the config cannot be used: {exc}"
+                self.log.critical("fsspec-proxy is DISABLED: %s", self.manager.disabled)
+                return
         if self.mode in UNSECURED_MODES:
             self.manager.watch_config()
+        if self.standalone:
+            self._describe_standalone()
+
+    def _describe_standalone(self) -> None:
+        """Log what this server is: a file proxy, not a notebook server."""
+        self.serverapp.log.addFilter(_NotebookServerLines())
+        names = ", ".join(repr(s["name"]) for s in self.manager.registry.describe()) or "none"
+        self.log.info(
+            "fsspec-proxy %s (mode %s) serves the sources %s at %sfsspec-proxy/ (its app: "
+            "fsspec-proxy/app/). It runs no code: kernels, terminals and files are off.",
+            __version__,
+            self.mode,
+            names,
+            self.serverapp.connection_url,
+        )
 
     def _settings(self) -> Settings:
         return Settings(
@@ -191,12 +248,30 @@ class FsspecProxy(ExtensionApp):
         await self.manager.close()
 
 
+class _NotebookServerLines(logging.Filter):
+    """Drops the lines of Jupyter's start-up that describe a notebook server."""
+
+    NOT_HERE = ("Serving notebooks from local directory", "shut down all kernels", "active kernel")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(phrase in message for phrase in self.NOT_HERE)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``jupyter fsspec-proxy [run|dev|private] [options]``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "offline":
+        from . import offline
+
+        offline.main(args[1:])
+        return
     mode = args.pop(0) if args and not args[0].startswith("-") else "run"
     if mode not in MODES:
-        sys.exit(f"jupyter fsspec-proxy: unknown mode {mode!r}; the modes are {', '.join(MODES)}")
+        sys.exit(
+            f"jupyter fsspec-proxy: unknown mode {mode!r}; the modes are {', '.join(MODES)} "
+            "(and 'offline DIR')"
+        )
     ip = _option(args, "ip") or STANDALONE_DEFAULTS["ip"]
     if mode in UNSECURED_MODES and ip not in LOOPBACK:
         sys.exit(f"jupyter fsspec-proxy: mode {mode!r} only listens on loopback, not {ip!r}")
@@ -215,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             flags.append(f"--ServerApp.{name}={value}")
     if mode in UNSECURED_MODES:
         flags += UNSECURED_FLAGS
+    FsspecProxy.standalone = True
     FsspecProxy.launch_instance([*flags, *args])
 
 

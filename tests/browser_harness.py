@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, async_playwright
+
+from jupyter_fsspec_proxy.offline import localize
 
 HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -85,27 +85,8 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     (target / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy(wheel, target / "wheels" / wheel.name)
-    localize_pyodide(target / "pyodide", wheels)
+    localize(target / "pyodide", wheels)
     client = next(w.name for w in wheels if w.name.startswith("fsspec_proxy_client-"))
     config = {"interpreter": "./pyodide/pyodide.mjs", "packages": [f"./wheels/{client}"]}
     (target / "crossorigin.json").write_text(json.dumps(config))
     return target
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def localize_pyodide(pyodide: Path, wheels: list[Path]) -> None:
-    lock_path = pyodide / "pyodide-lock.json"
-    lock = json.loads(lock_path.read_text())
-    keys = {normalize(key): key for key in lock["packages"]}  # the lock's are not normalized
-    for wheel in wheels:
-        name, version = wheel.name.split("-")[:2]
-        if normalize(name) not in keys:
-            continue
-        entry = lock["packages"][keys[normalize(name)]]
-        shutil.copy(wheel, pyodide / wheel.name)
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        entry.update(file_name=wheel.name, version=version, sha256=digest)
-    lock_path.write_text(json.dumps(lock))

@@ -3,6 +3,7 @@ proxy as a managed service: dummy authenticator with a password, no user servers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from processes import free_port, wait_for_port
 
 CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -130,12 +132,16 @@ def jupyterhub(
             raise RuntimeError(f"{error}: {log.read_text()[-3000:]}") from None
         yield hub
     finally:
+        children = psutil.Process(process.pid).children(recursive=True)
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        for child in children:  # the service and the proxy, even if the hub died early
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 def _wait_for_routes(hub: Hub, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -40,6 +40,7 @@ async def test_app_browses_previews_uploads_and_deletes(
 ):
     (local_root / "data.csv").write_bytes(CSV)
     (local_root / "docs").mkdir()
+    (local_root / "docs" / "blob.bin").write_bytes(bytes(range(256)) + bytes(44))
     origin = f"http://127.0.0.1:{jp_http_port}"
     token = jp_serverapp.identity_provider.token
     ARTIFACTS.mkdir(exist_ok=True)
@@ -89,17 +90,43 @@ async def test_app_browses_previews_uploads_and_deletes(
         )
         await page.wait_for_selector("tr[data-name='Local/up.txt']")
         assert (local_root / "up.txt").read_bytes() == b"hello app"
-        progress = await page.eval_on_selector("#progress", "p => [p.value, p.max]")
-        assert progress == [9, 9]
+        progress = await page.eval_on_selector("#progress", "p => [p.value, p.max, p.hidden]")
+        assert progress == [0, 1, True]  # reset for the next upload
+        assert await page.inner_text("#sources button.current") == "Local"
+        assert "Modified (local time)" in await page.inner_text("thead")
+        await page.set_viewport_size({"width": 1280, "height": 800})
         await page.screenshot(path=ARTIFACTS / f"app-{mode}.png")
         link = await page.get_attribute("tr[data-name='Local/up.txt'] a[download]", "href")
         downloaded = await page.request.get(link)  # the page's own session cookie
         assert (downloaded.status, await downloaded.body()) == (200, b"hello app")
 
+        await page.click("button[data-preview='Local/up.txt']")
+        await page.wait_for_selector("#preview-text")
         page.once("dialog", lambda dialog: dialog.accept())
         await page.click("button[data-delete='Local/up.txt']")
         await page.wait_for_selector("tr[data-name='Local/up.txt']", state="detached")
         assert not (local_root / "up.txt").exists()
+        assert await page.inner_text("#preview") == ""  # its preview went with it
+
+        await page.click("a[data-open='Local/docs']")
+        await page.wait_for_selector("tr[data-name='Local/docs/blob.bin']")
+        await page.click("button[data-preview='Local/docs/blob.bin']")
+        await page.wait_for_selector("#preview-hex")
+        assert "Binary, 300 bytes" in await page.inner_text("#preview")
+        assert "00000000  00 01 02 03" in await page.inner_text("#preview-hex")
+        await page.set_viewport_size({"width": 420, "height": 800})
+        await page.screenshot(path=ARTIFACTS / f"app-{mode}-narrow.png")
+        await page.click("#crumbs a[data-open='Local']")  # breadcrumbs lead back
+        await page.wait_for_selector("tr[data-name='Local/data.csv']")
+
+        await page.click("#sources button[data-path='Scratch']")  # an empty root
+        await page.wait_for_selector("td.empty")
+        await page.click("#sources button[data-path='S3Down']")  # a listing that fails
+        await page.wait_for_selector("#error:not([hidden])")
+        assert await page.locator("#uploader").is_hidden()  # nothing acts on Scratch now
+        assert "S3Down" in await page.inner_text("#crumbs")
+        await page.click("#sources button[data-path='Local']")
+        await page.wait_for_selector("tr[data-name='Local/data.csv']")
 
         (local_root / "data.csv").unlink()  # gone behind the app's back
         await page.click("button[data-preview='Local/data.csv']")
@@ -112,3 +139,19 @@ async def test_app_browses_previews_uploads_and_deletes(
         assert await page.locator("#uploader").is_hidden()
 
         assert browser.outside(origin) == [], browser.outside(origin)
+
+
+@pytest.mark.parametrize("proxy_config", [{"app_pyscript_url": "/nowhere/"}])
+async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, jp_http_port):
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    token = jp_serverapp.identity_provider.token
+    async with chromium() as browser:
+        page = await browser.context.new_page()
+        await page.goto(f"{origin}/fsspec-proxy/api?token={token}")
+        started = time.perf_counter()
+        await page.goto(f"{origin}/fsspec-proxy/app/")
+        await page.wait_for_selector("#error:not([hidden])", timeout=10_000)
+        assert time.perf_counter() - started < 10
+        message = await page.inner_text("#error")
+        assert "PyScript could not be loaded" in message and "app_pyscript_url" in message
+        assert await page.inner_text("#status") == "Python did not start"

@@ -4,7 +4,6 @@ from a Pyodide kernel, offline, with the session's cookie and XSRF token."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import s3fs
-from browser_harness import HERE, built_wheels, chromium
+from browser_harness import HERE, chromium
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 ARTIFACTS = HERE.parent / "test-artifacts"
@@ -38,37 +37,27 @@ SHOW = """async (code) => {
   console.promptCell.model.sharedModel.setSource(code);
   await console.execute(true);
 }"""
-LITE_CONFIG = {
-    "jupyter-lite-schema-version": 0,
-    "jupyter-config-data": {
-        "exposeAppInBrowser": "true",
-        "litePluginSettings": {
-            "@jupyterlite/pyodide-kernel-extension:kernel": {
-                "disablePyPIFallback": True,
-                # %pip install fsspec-proxy-client: the server's own wheel, no copy
-                "pipliteUrls": [f"{BASE_URL}fsspec-proxy/client/all.json"],
-            }
-        },
-    },
-}
 
 
 @pytest.fixture(scope="module")
-def lite_site(tmp_path_factory, browser_site) -> Path:
-    """A JupyterLite REPL site with the npm Pyodide and local wheels only."""
+def lite_site(tmp_path_factory) -> Path:
+    """A JupyterLite REPL site made offline as docs/jupyterlite.md says: the npm
+    packages (here the suite's own npm install), ``jupyter fsspec-proxy offline``,
+    then ``jupyter lite build``."""
     root = tmp_path_factory.mktemp("lite")
-    source = root / "source"
-    shutil.copytree(browser_site / "pyodide", source / "static" / "pyodide")  # well-known
-    (source / "pypi").mkdir()
-    for wheel in built_wheels():  # comm: the kernel imports it, the Pyodide lock lacks it
-        if wheel.name.startswith("comm-"):
-            shutil.copy(wheel, source / "pypi")
-    (source / "jupyter-lite.json").write_text(json.dumps(LITE_CONFIG))
-    output = root / "site"
-    command = [sys.executable, "-m", "jupyter", "lite", "build", "--apps", "repl"]
-    command += ["--lite-dir", str(source), "--output-dir", str(output)]
-    subprocess.run(command, check=True, cwd=root, capture_output=True, timeout=300)
-    return output
+    source = root / "lite-source"
+    source.mkdir()
+    (source / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    # for the tests: window.jupyterapp, to drive the REPL
+    expose = {"jupyter-config-data": {"exposeAppInBrowser": "true"}}
+    (source / "jupyter-lite.json").write_text(json.dumps(expose))
+    jupyter = [sys.executable, "-m", "jupyter"]
+    offline = [*jupyter, "fsspec-proxy", "offline", "lite-source", f"--base-url={BASE_URL}"]
+    subprocess.run(offline, check=True, cwd=root, capture_output=True, timeout=300)
+    build = [*jupyter, "lite", "build", "--apps", "repl"]
+    build += ["--lite-dir", "lite-source", "--output-dir", "lite-site"]
+    subprocess.run(build, check=True, cwd=root, capture_output=True, timeout=300)
+    return root / "lite-site"
 
 
 @pytest.fixture

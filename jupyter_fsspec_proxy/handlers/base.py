@@ -185,8 +185,6 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if status is None or self._finished:
             super()._handle_request_exception(e)
             return
-        if status >= 500:
-            self.log.warning("%d %s: %s", status, self._request_summary(), type(e).__name__)
         self.send_error(status, exc_info=sys.exc_info())
 
     def _request_summary(self) -> str:
@@ -267,7 +265,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     def on_finish(self) -> None:
         if hasattr(self, "_audit_path"):
             self._audit()
-        if self.manager.unsecured:
+        if self.manager.unsecured and self.get_status() < 400:  # failures: Jupyter's line
             request = self.request
             span = request.headers.get("Range", "")
             self.log.info(

@@ -9,7 +9,6 @@ import csv
 import html
 import io
 import json
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 from fsspec.callbacks import Callback
@@ -18,9 +17,11 @@ from pyscript import document, when, window
 
 PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 100
+HEX_BYTES = 512
 PROXY_URL = str(window.location.href).split("/fsspec-proxy/")[0] + "/fsspec-proxy/"
 fs = AsyncProxyFileSystem(endpoint_url=PROXY_URL, skip_instance_cache=True)
-state = {"path": "", "sources": {}}
+# path: the folder shown, None while a listing is in flight or failed (nothing acts then)
+state = {"path": None, "sources": {}, "previewed": None}
 
 
 def element(name):
@@ -41,9 +42,16 @@ def human(size):
 
 
 def when_modified(mtime):
+    """In the browser's own time zone (the column says so)."""
     if mtime is None:
         return ""
-    return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    options = json.dumps({"dateStyle": "medium", "timeStyle": "short"})
+    return str(window.Date.new(mtime * 1000).toLocaleString(None, window.JSON.parse(options)))
+
+
+def set_status(text, busy=False):
+    element("status").textContent = text
+    element("browser").classList.toggle("busy", busy)
 
 
 def readonly(path):
@@ -57,18 +65,37 @@ async def load_sources():
     for source in sources:
         name = html.escape(source["name"])
         if source["available"]:
-            buttons.append(f'<button data-path="{name}">{name}</button>')
+            buttons.append(f'<button data-path="{name}" data-source="{name}">{name}</button>')
         else:
             reason = html.escape(source["reason"] or "")
             buttons.append(f'<button disabled title="{reason}">{name}</button>')
     element("sources").innerHTML = "".join(buttons)
 
 
+def crumbs(path):
+    """Each folder on the way is a link; the last is where we are."""
+    parts = path.split("/")
+    links = [
+        f'<a href="#" data-open="{html.escape("/".join(parts[: n + 1]))}">{html.escape(part)}</a>'
+        for n, part in enumerate(parts[:-1])
+    ]
+    return " / ".join([*links, f"<span>{html.escape(parts[-1])}</span>"])
+
+
 async def browse(path):
+    """Show ``path``: until its listing arrives nothing acts on any folder."""
     element("error").hidden = True
-    entries = await fs._ls(path)
-    state["path"] = path
-    element("crumbs").textContent = path + "/"
+    state["path"] = None
+    element("uploader").hidden = True
+    element("crumbs").innerHTML = crumbs(path)
+    source = path.split("/")[0]
+    for button in document.querySelectorAll("#sources button[data-source]"):
+        button.classList.toggle("current", button.getAttribute("data-source") == source)
+    set_status(f"Listing {path}…", busy=True)
+    try:
+        entries = await fs._ls(path)
+    finally:
+        set_status("Ready")
     rows = []
     if "/" in path:
         parent = html.escape(path.rsplit("/", 1)[0])
@@ -91,25 +118,56 @@ async def browse(path):
             actions.append(f'<button class="action" data-delete="{name}">Delete</button>')
         rows.append(
             f'<tr data-name="{name}"><td>{label}</td><td class="size">{human(entry["size"])}</td>'
-            f"<td>{when_modified(entry.get('mtime'))}</td><td>{''.join(actions)}</td></tr>"
+            f'<td class="when">{when_modified(entry.get("mtime"))}</td>'
+            f'<td class="actions">{"".join(actions)}</td></tr>'
         )
+    if not rows:
+        rows.append('<tr><td colspan="4" class="empty">This folder is empty</td></tr>')
     element("entries").innerHTML = "".join(rows)
+    state["path"] = path
     element("uploader").hidden = readonly(path)
 
 
 async def preview(path):
-    """Only the first bytes of a file: a table for CSV, text (or JSON) otherwise."""
+    """Only the first bytes of a file: a table for CSV, text (or JSON), or a hex dump
+    of a binary file."""
     info = await fs._info(path)
     data = await fs._cat_file(path, start=0, end=PREVIEW_BYTES)
     truncated = info["size"] > len(data)
-    text = data.decode("utf-8", errors="replace")
     note = f"<p>First {human(len(data))} of {human(info['size'])}</p>" if truncated else ""
     kind = path.lower().rsplit(".", 1)[-1]
-    if kind in ("csv", "tsv"):
+    text = as_unicode(data, truncated)
+    if text is None:
+        note = f"<p>Binary, {info['size']:,} bytes; the first {min(len(data), HEX_BYTES)}:</p>"
+        content = as_hex(data[:HEX_BYTES])
+    elif kind in ("csv", "tsv"):
         content = as_table(text, truncated, "\t" if kind == "tsv" else ",")
     else:
         content = as_text(text, kind == "json" and not truncated)
     element("preview").innerHTML = f"<h2>{html.escape(path)}</h2>{note}{content}"
+    state["previewed"] = path
+
+
+def as_unicode(data, truncated):
+    """The text of ``data``, or None if it is binary (NUL bytes, or not UTF-8 before
+    a character the preview cut in two)."""
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8")
+        return None
+
+
+def as_hex(data):
+    lines = []
+    for offset in range(0, len(data), 16):
+        row = data[offset : offset + 16]
+        printable = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+        lines.append(f"{offset:08x}  {row.hex(' '):<47}  {printable}")
+    return f'<pre id="preview-hex">{html.escape(chr(10).join(lines))}</pre>'
 
 
 def as_table(text, truncated, delimiter):
@@ -138,13 +196,24 @@ class ProgressBar(Callback):
 
 
 async def upload(file):
-    target = f"{state['path']}/{file.name}"
+    folder = state["path"]
+    if folder is None:  # no folder is shown: nothing to upload into
+        return
+    target = f"{folder}/{file.name}"
     local = "/tmp/fsspec-proxy-upload"
     buffer = await file.arrayBuffer()
     with open(local, "wb") as out:
         out.write(buffer.to_bytes())
-    await fs._put_file(local, target, callback=ProgressBar())
-    await browse(state["path"])
+    bar = element("progress")
+    bar.hidden = False
+    set_status(f"Uploading {file.name}…", busy=True)
+    try:
+        await fs._put_file(local, target, callback=ProgressBar())
+    finally:
+        bar.hidden, bar.value, bar.max = True, 0, 1
+        element("upload").value = ""
+        set_status("Ready")
+    await browse(folder)
 
 
 async def guarded(action, *args):
@@ -159,6 +228,14 @@ async def on_source(event):
     path = event.target.getAttribute("data-path")
     if path:
         await guarded(browse, path)
+
+
+@when("click", "#crumbs")
+async def on_crumb(event):
+    opened = event.target.getAttribute("data-open")
+    if opened:
+        event.preventDefault()
+        await guarded(browse, opened)
 
 
 @when("click", "#entries")
@@ -177,8 +254,12 @@ async def on_entry(event):
 
 
 async def delete(path):
+    folder = state["path"]
     await fs._rm(path)
-    await browse(state["path"])
+    if state["previewed"] == path:
+        element("preview").innerHTML = ""
+        state["previewed"] = None
+    await browse(folder)
 
 
 @when("change", "#upload")
@@ -189,8 +270,9 @@ async def on_upload(event):
 
 
 async def start():
+    window.fsspecProxyStarted = True  # the page's own check stops waiting for Python
     await guarded(load_sources)
-    element("status").textContent = "Ready"
+    set_status("Ready")
 
 
 await start()  # noqa: F704 - PyScript runs this module with top-level await

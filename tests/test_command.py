@@ -1,0 +1,88 @@
+"""What a new user meets at the command line: help, version, modes, ports, config
+errors, and a start-up log that describes a file proxy."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from processes import free_port
+from standalone_harness import standalone
+
+from jupyter_fsspec_proxy import __version__
+
+
+def command(tmp_path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_fsspec_proxy", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+
+
+def test_help_shows_modes_address_config_and_token(tmp_path):
+    shown = command(tmp_path, "--help").stdout
+    for needed in (
+        "run ",
+        "dev ",
+        "private ",
+        "hub ",
+        "--port",
+        "--ip",
+        "--proxy-config",
+        "--token",
+    ):
+        assert needed in shown, needed
+    assert "FsspecProxy" in command(tmp_path, "--help-all").stdout
+
+
+def test_version_is_the_packages(tmp_path):
+    assert command(tmp_path, "--version").stdout.strip() == __version__
+
+
+def test_a_mistyped_mode_lists_the_modes(tmp_path):
+    done = command(tmp_path, "devv")
+    assert done.returncode != 0
+    assert "unknown mode 'devv'" in done.stderr and "run, dev, private, hub" in done.stderr
+
+
+def test_a_taken_port_is_an_error_not_the_next_port(tmp_path):
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        done = command(tmp_path, "dev", f"--port={port}")
+    assert done.returncode != 0
+    assert str(port) in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "text", [None, "sources: [{name: A}]", "sources: [{name: A, path: /x, oops: 1}]"]
+)
+def test_run_mode_will_not_start_without_a_usable_config(tmp_path, text):
+    config = tmp_path / "proxy.yaml"
+    if text is not None:
+        config.write_text(text)
+    done = command(
+        tmp_path, "run", f"--port={free_port()}", env={"FSSPEC_PROXY_CONFIG": str(config)}
+    )
+    assert done.returncode != 0
+    message = done.stdout + done.stderr
+    assert str(config) in message
+    if text and "oops" in text:
+        assert "source 'A'" in message and "unknown keys ['oops']" in message
+
+
+def test_the_start_up_log_describes_a_file_proxy(tmp_path):
+    with standalone(tmp_path, "dev") as proxy:
+        proxy.request("GET", "api")
+    log = proxy.log.read_text()
+    assert "fsspec-proxy" in log and "serves the sources 'Local'" in log
+    for notebook_words in ("Serving notebooks", "run code", "kernels (twice"):
+        assert notebook_words not in log, notebook_words
