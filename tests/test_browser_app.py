@@ -3,11 +3,15 @@ main thread and in a worker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 from browser_harness import HERE, chromium
+from standalone_harness import standalone
 
 ARTIFACTS = HERE.parent / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
@@ -155,3 +159,34 @@ async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, 
         message = await page.inner_text("#error")
         assert "PyScript could not be loaded" in message and "app_pyscript_url" in message
         assert await page.inner_text("#status") == "Python did not start"
+
+
+def test_the_app_runs_offline_as_docs_pyscript_md_says(tmp_path, monkeypatch):
+    """``jupyter fsspec-proxy offline`` then the documented flags: the app starts
+    from local copies only, in Chromium with no network."""
+    static = tmp_path / "app-static"
+    static.mkdir()
+    (static / "node_modules").symlink_to(HERE / "browser" / "node_modules")  # the npm step
+    jupyter = [sys.executable, "-m", "jupyter", "fsspec-proxy"]
+    subprocess.run([*jupyter, "offline", "app-static"], cwd=tmp_path, check=True, timeout=300)
+    flags = (
+        "--ServerApp.extra_static_paths=app-static/static",
+        "--FsspecProxy.app_pyscript_url=/static/pyscript/",
+        "--FsspecProxy.app_interpreter_url=/static/pyodide/pyodide.mjs",
+    )
+    monkeypatch.chdir(tmp_path)  # the documented relative path
+    with standalone(tmp_path, "dev", *flags) as proxy:
+        origin = f"http://127.0.0.1:{proxy.port}"
+
+        async def scenario():
+            async with chromium() as browser:
+                page = await browser.context.new_page()
+                await page.goto(f"{origin}/fsspec-proxy/app/")
+                await page.wait_for_function(
+                    "document.getElementById('status').textContent === 'Ready'", timeout=90_000
+                )
+                await page.click("#sources button[data-path='Local']")
+                await page.wait_for_selector("td.empty")
+                return browser.outside(origin)
+
+        assert asyncio.run(scenario()) == []

@@ -24,7 +24,8 @@ def test_default_config_has_conda_stats_and_scratch():
     specs = load_file(DEFAULT_CONFIG)
     assert [(s.name, s.readonly) for s in specs] == [("Conda Stats", True), ("Scratch", False)]
     assert specs[0].path == "s3://anaconda-package-data/conda/hourly/"
-    assert specs[0].kwargs == {"anon": True}
+    assert specs[0].kwargs["anon"] is True
+    assert specs[0].kwargs["config_kwargs"]["connect_timeout"] <= 5  # offline: fails fast
 
 
 def test_prototype_format_parses():

@@ -4,6 +4,8 @@ the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 import fsspec
 import pytest
 import yaml
-from browser_harness import chromium
+from browser_harness import HERE, chromium
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
 from hub_harness import PASSWORD, Hub, jupyterhub
@@ -52,10 +54,17 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
     config = home / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     audit = home / "audit.jsonl"
+    static = home / "app-static"  # the app offline, as docs/pyscript.md prepares it
+    static.mkdir()
+    (static / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    offline = [sys.executable, "-m", "jupyter", "fsspec-proxy", "offline", str(static)]
+    subprocess.run(offline, check=True, timeout=300, capture_output=True)
+    prefix = "/services/fsspec-proxy/static"  # Jupyter's static files, under the service
     options = [
         f"--FsspecProxy.audit_log={audit}",
-        # the app page starts the OAuth login; offline, its PyScript is not loaded
-        "--FsspecProxy.app_pyscript_url=/services/fsspec-proxy/fsspec-proxy/app/offline/",
+        f"--ServerApp.extra_static_paths={static / 'static'}",
+        f"--FsspecProxy.app_pyscript_url={prefix}/pyscript/",
+        f"--FsspecProxy.app_interpreter_url={prefix}/pyodide/pyodide.mjs",
     ]
     with jupyterhub(home, config, USERS, options) as running:
         running.audit = audit
@@ -224,6 +233,10 @@ async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
         page = await login(browser, hub, "bob")
         await page.goto(f"{hub.proxy_url}app/")  # the hub's OAuth, then the app page
         assert page.url == f"{hub.proxy_url}app/"
+        await page.wait_for_function(  # the app found the proxy under the service's prefix
+            "document.getElementById('status').textContent === 'Ready'", timeout=90_000
+        )
+        assert await page.locator("#sources button").all_inner_texts() == ["Home", "Everyone"]
         sources = await page.evaluate(
             "async (u) => (await fetch(u)).json()", f"{hub.proxy_url}api/sources"
         )

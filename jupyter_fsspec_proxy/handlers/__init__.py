@@ -17,8 +17,8 @@ from .service import (
     SourcesHandler,
     XsrfHandler,
 )
-from .site import SiteHandler
-from .webapp import WEBAPP, AppHandler
+from .site import AppFileHandler, SiteHandler
+from .webapp import WEBAPP, AppConfigHandler, AppHandler
 
 PREFIX = "fsspec-proxy"
 PATH = "(.+)"
@@ -49,7 +49,8 @@ def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
         (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
         (f"{PREFIX}/client/([^/]+\\.whl)", ClientWheelHandler),
         *(lite if lite_dir else []),
-        (f"{PREFIX}/app/(config.json)?", AppHandler),
-        (f"{PREFIX}/app/(.+)", SiteHandler, {"path": str(WEBAPP)}),
+        (f"{PREFIX}/app/", AppHandler),
+        (f"{PREFIX}/app/config.json", AppConfigHandler),
+        (f"{PREFIX}/app/(.+)", AppFileHandler, {"path": str(WEBAPP)}),
         (f"{PREFIX}/.*", NotFoundHandler),  # last: the rest
     ]

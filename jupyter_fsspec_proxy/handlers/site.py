@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
@@ -41,3 +41,17 @@ class SiteHandler(ExtensionHandlerMixin, JupyterHandler, web.StaticFileHandler):
 
     def compute_etag(self) -> Any:
         return web.StaticFileHandler.compute_etag(self)
+
+
+class AppFileHandler(SiteHandler):
+    """The app's own files (``main.py``, ``style.css``): the same for everyone and
+    holding no data, so public, like Jupyter's own static files. A page's scripts
+    fetch them, and JupyterHub's cookie needs an XSRF token on every fetch."""
+
+    @allow_unauthenticated
+    def get(self, path: str, include_body: bool = True) -> Awaitable[None]:
+        return web.StaticFileHandler.get(self, path, include_body)
+
+    @allow_unauthenticated
+    def head(self, path: str) -> Awaitable[None]:
+        return web.StaticFileHandler.get(self, path, include_body=False)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from string import Template
 
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
@@ -19,18 +19,14 @@ WEBAPP = Path(__file__).parent.parent / "webapp"
 
 
 class AppHandler(ExtensionHandlerMixin, JupyterHandler):
-    """The app's page (``app/``, or ``app/?mode=worker`` to run Python in a worker)
-    and its PyScript configuration (``app/config.json``)."""
+    """The app's page (``app/``, or ``app/?mode=worker`` to run Python in a worker):
+    opening it logs in (with JupyterHub, its OAuth)."""
 
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
     @authorized
-    async def get(self, config: str | None = None) -> None:
-        if config:
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(self._pyscript_config()))
-            return
+    async def get(self) -> None:
         worker = self.get_query_argument("mode", "main") == "worker"
         if worker:  # PyScript workers reach the page's DOM only when it is isolated
             self.set_header("Cross-Origin-Opener-Policy", "same-origin")
@@ -38,6 +34,16 @@ class AppHandler(ExtensionHandlerMixin, JupyterHandler):
         page = Template((WEBAPP / "index.html").read_text())
         pyscript = self.extensionapp.app_pyscript_url.rstrip("/")
         self.finish(page.substitute(pyscript=pyscript, worker=" worker" if worker else ""))
+
+
+class AppConfigHandler(ExtensionHandlerMixin, JupyterHandler):
+    """``app/config.json``: the PyScript configuration, public like the app's files
+    (the client wheel's and the interpreter's URLs, nothing else)."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(self._pyscript_config()))
 
     def _absolute(self, url: str) -> str:
         return f"{self.request.protocol}://{self.request.host}{url}" if url.startswith("/") else url

@@ -18,7 +18,9 @@ from pyscript import document, when, window
 PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 100
 HEX_BYTES = 512
-PROXY_URL = str(window.location.href).split("/fsspec-proxy/")[0] + "/fsspec-proxy/"
+# the page is {base_url}fsspec-proxy/app/; the base URL may hold "fsspec-proxy" too
+# (a JupyterHub service of that name: /services/fsspec-proxy/fsspec-proxy/app/)
+PROXY_URL = str(window.location.href).rsplit("/fsspec-proxy/app/", 1)[0] + "/fsspec-proxy/"
 fs = AsyncProxyFileSystem(endpoint_url=PROXY_URL, skip_instance_cache=True)
 # path: the folder shown, None while a listing is in flight or failed (nothing acts then)
 state = {"path": None, "sources": {}, "previewed": None}

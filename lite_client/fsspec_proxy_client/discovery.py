@@ -36,8 +36,8 @@ def _from_browser() -> str:
     import js
 
     href = str(js.location.href)
-    if MARKER in href:
-        return href[: href.index(MARKER) + len(MARKER)]
+    if MARKER in href:  # the last one: a hub service may be named fsspec-proxy too
+        return href[: href.rindex(MARKER) + len(MARKER)]
     base_url = _page_base_url(js)
     return str(js.location.origin) + (base_url or "/")
 
