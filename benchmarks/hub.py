@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import httpbench as h
 import servers
-import yaml
 from hub_harness import jupyterhub
 
 SIZE = 64 * h.MiB
@@ -29,11 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        root = workdir / "data"
-        root.mkdir()
+        root, config = servers.bench_source(workdir)
         (root / "big.bin").write_bytes(os.urandom(SIZE))
-        config = workdir / "proxy.yaml"
-        config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(root)}]}))
         hub_home = workdir / "hub"
         hub_home.mkdir()
         users = {"bench": []}

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import servers
-import yaml
 
 NAME = "wide.parquet"
 
@@ -70,11 +69,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        root = workdir / "data"
-        root.mkdir()
+        root, config = servers.bench_source(workdir)
         local = write(root)
-        config = workdir / "proxy.yaml"
-        config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(root)}]}))
         with servers.proxy(config, workdir) as proxy:
             print(describe(measure(proxy, local, args.rounds)))
 

@@ -16,7 +16,7 @@ import yaml
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-from processes import free_port, wait_for_port  # noqa: E402
+from processes import free_port, stop, wait_for_port  # noqa: E402
 
 TOKEN = "benchmark-token"
 PROTOTYPE = "fsspec-proxy==0.1.2"
@@ -52,12 +52,16 @@ def running(server: Server, command: list[str], env: dict | None = None, log: Pa
             raise RuntimeError(f"{error}: {log.read_text() if log else ''}") from None
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def bench_source(workdir: Path) -> tuple[Path, Path]:
+    """A data folder in ``workdir`` and a config that serves it as the source "Bench"."""
+    root = workdir / "data"
+    root.mkdir()
+    config = workdir / "proxy.yaml"
+    config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(root)}]}))
+    return root, config
 
 
 @contextmanager

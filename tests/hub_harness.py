@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from processes import free_port, wait_for_port
+from processes import free_port, stop, wait_for_port
 
 CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "hub-test-password"
@@ -133,12 +133,7 @@ def jupyterhub(
         yield hub
     finally:
         children = psutil.Process(process.pid).children(recursive=True)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
         for child in children:  # the service and the proxy, even if the hub died early
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()

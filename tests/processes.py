@@ -32,6 +32,16 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
             time.sleep(0.05)
 
 
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate, and kill what does not stop within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def rss(pid: int) -> int:
     """Resident memory of a process and its children (nginx's workers, say), in bytes."""
     main = psutil.Process(pid)
