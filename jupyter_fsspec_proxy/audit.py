@@ -25,6 +25,11 @@ class AuditLog:
             self._file.setFormatter(logging.Formatter("%(message)s"))
             self.logger.addHandler(self._file)
 
+    @property
+    def active(self) -> bool:
+        """Whether a record goes anywhere: a file, or a handler an admin routed."""
+        return self.logger.hasHandlers()
+
     def record(self, **fields: Any) -> None:
         """Log one request: at least time, user, source, path, operation, status,
         bytes, duration_ms and request_id."""

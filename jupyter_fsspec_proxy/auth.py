@@ -27,6 +27,15 @@ class HeaderTokenIdentityProvider(PasswordIdentityProvider):
     A token in the URL or a password login still starts a cookie session.
     """
 
+    _token_holder: User | None = None
+
+    def generate_anonymous_user(self, handler: Any) -> User:
+        """The holder of the server's token: one user, made once (Jupyter makes a new
+        random one for every request, which costs time and names no one)."""
+        if self._token_holder is None:
+            self._token_holder = super().generate_anonymous_user(handler)
+        return self._token_holder
+
     def set_login_cookie(self, handler: Any, user: User) -> None:
         if not handler.request.headers.get("Authorization"):
             super().set_login_cookie(handler, user)

@@ -3,6 +3,7 @@ the tornado settings: sources, reloads, config watching, origins and limits."""
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,8 @@ class ProxyManager(LoggingConfigurable):
         super().__init__(**kwargs)
         self.registry = SourceRegistry(self.log, self.settings.backend_timeout)
         self.audit = AuditLog(self.settings.audit_log)
+        #: who a server's own token or password stands for (it names no one)
+        self.shared_token_caller = Caller(self.settings.shared_token_user or getpass.getuser())
         self._watcher: PeriodicCallback | None = None
 
     # -- sources -----------------------------------------------------------------

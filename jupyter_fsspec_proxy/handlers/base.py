@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import sys
@@ -135,9 +134,12 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     def caller(self) -> Caller:
         """Who the rules see. A shared token or password identifies no one (Jupyter
         makes up a new anonymous user per request): its holder is the server's user."""
-        if isinstance(self.identity_provider, PasswordIdentityProvider):
-            return Caller(self.manager.settings.shared_token_user or getpass.getuser())
-        return Caller.of(self.current_user)
+        if not hasattr(self, "_caller"):
+            if isinstance(self.identity_provider, PasswordIdentityProvider):
+                self._caller = self.manager.shared_token_caller
+            else:
+                self._caller = Caller.of(self.current_user)
+        return self._caller
 
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
         """Resolve ``<source>/<path>`` to the source as the caller may use it, the
@@ -263,7 +265,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     received_bytes = 0
 
     def on_finish(self) -> None:
-        if hasattr(self, "_audit_path"):
+        if hasattr(self, "_audit_path") and self.manager.audit.active:
             self._audit()
         if self.manager.unsecured and self.get_status() < 400:  # failures: Jupyter's line
             request = self.request
