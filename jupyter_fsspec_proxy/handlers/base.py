@@ -293,7 +293,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             path=path,
             operation=f"{request.method} {kind}",
             status=self.get_status(),
-            bytes=getattr(self, "sent_bytes", 0) + (self.received_bytes or len(self.body)),
+            bytes=getattr(self, "sent_bytes", 0)
+            + (self.received_bytes or len(getattr(self, "_body", b""))),
             duration_ms=round(request.request_time() * 1000, 2),
             request_id=self.request_id,
         )
