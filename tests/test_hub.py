@@ -246,3 +246,13 @@ async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
         assert browser.outside(hub.url) == []
     assert client(hub, "bob").cat_file("Home/from-browser.txt") == b"hello from the page"
     assert not client(hub, "alice").exists("Home/from-browser.txt")
+
+
+def test_the_service_runs_no_code(hub):
+    """Like the other standalone modes: no kernels, terminals or contents, for anyone."""
+    token = {"Authorization": f"token {hub.token_for('alice')}"}
+    for route in ("api/kernels", "api/contents", "api/terminals"):
+        request = urllib.request.Request(f"{hub.url}/services/fsspec-proxy/{route}", headers=token)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code in (403, 404), route
