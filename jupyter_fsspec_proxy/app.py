@@ -180,10 +180,7 @@ class FsspecProxy(ExtensionApp):
         self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
         self.settings[SETTINGS_KEY] = self.manager
         if self.mode in UNSECURED_MODES and self.serverapp.ip not in LOOPBACK:
-            self.manager.disabled = (
-                f"mode {self.mode!r} serves loopback only, not {self.serverapp.ip!r}"
-            )
-            self.log.critical("fsspec-proxy is DISABLED: %s", self.manager.disabled)
+            self._disable(f"mode {self.mode!r} serves loopback only, not {self.serverapp.ip!r}")
             return
         if self.mode in UNSECURED_MODES:
             self.log.warning(
@@ -198,14 +195,18 @@ class FsspecProxy(ExtensionApp):
                 self.log.critical("No sources are served until the config is fixed: %s", exc)
             elif self.standalone:
                 sys.exit(f"jupyter fsspec-proxy: {exc}")
-            else:  # a shared server lives on; the proxy answers 503 with the reason
-                self.manager.disabled = f"the config cannot be used: {exc}"
-                self.log.critical("fsspec-proxy is DISABLED: %s", self.manager.disabled)
+            else:
+                self._disable(f"the config cannot be used: {exc}")
                 return
         if self.mode in UNSECURED_MODES:
             self.manager.watch_config()
         if self.standalone:
             self._describe_standalone()
+
+    def _disable(self, reason: str) -> None:
+        """Serve nothing but 503 with ``reason``; a shared server lives on."""
+        self.manager.disabled = reason
+        self.log.critical("fsspec-proxy is DISABLED: %s", reason)
 
     def _describe_standalone(self) -> None:
         """Log what this server is: a file proxy, not a notebook server."""
@@ -221,22 +222,9 @@ class FsspecProxy(ExtensionApp):
         )
 
     def _settings(self) -> Settings:
-        return Settings(
-            mode=self.mode,
-            config_file=self.config_file,
-            sources=tuple(self.sources),
-            allow_reload=self.allow_reload,
-            posted_source_roots=tuple(self.posted_source_roots),
-            posted_source_kwargs=tuple(self.posted_source_kwargs),
-            allowed_origins=tuple(self.allowed_origins),
-            chunk_size=self.chunk_size,
-            max_upload_size=self.max_upload_size,
-            max_json_body=self.max_json_body,
-            upload_timeout=self.upload_timeout,
-            backend_timeout=self.backend_timeout,
-            audit_log=self.audit_log,
-            shared_token_user=self.shared_token_user,
-        )
+        """The traits the manager applies, by the same names, frozen."""
+        values = {name: getattr(self, name) for name in Settings.__dataclass_fields__}
+        return Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def initialize_handlers(self) -> None:
         if self.manager.disabled:

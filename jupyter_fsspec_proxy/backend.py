@@ -312,9 +312,6 @@ class LocalBackend(ThreadedBackend):
     async def delete(self, path: str, recursive: bool) -> None:
         await self.call("rm", path, recursive=recursive)
 
-    async def copy(self, src: str, dst: str, recursive: bool) -> None:
-        await self.call("copy", src, dst, recursive=recursive)
-
     async def move(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("move", src, dst)
 

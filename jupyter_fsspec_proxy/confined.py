@@ -104,44 +104,41 @@ class ConfinedRoot:
     def makedirs_fd(self, relpath: str) -> int:
         """Create the directories of ``relpath`` one by one, each inside the root,
         and return the last one open."""
-        fd = self._open_root_for_writing()
-        try:
-            for segment in relpath.split("/") if relpath else ():
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(segment, dir_fd=fd)
-                try:
-                    child = os.open(segment, _PATH | os.O_DIRECTORY, dir_fd=fd)
-                except NotADirectoryError:
-                    raise NotADirectoryError(f"{segment!r} is a file, not a directory") from None
-                os.close(fd)
-                fd = self._checked(child)
-            return fd
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-            raise
-
-    def _open_root_for_writing(self) -> int:
-        """The root, open; made on the first write if it is missing (a per-user root)."""
-        os.makedirs(self.root, exist_ok=True)
-        return os.open(self.root, _PATH | os.O_DIRECTORY)
+        return self._descend(relpath.split("/") if relpath else [], create=True)
 
     def nearest_existing_dir(self, path: str) -> int:
         """The deepest existing directory on the way to ``path``, open; refuses a
         file in the way, so an upload below a file fails before its body is read."""
-        fd = self._open_root_for_writing()
         relpath = self.relative(path)
-        for segment in relpath.split("/")[:-1] if relpath else ():
-            try:
-                child = os.open(segment, _PATH | os.O_DIRECTORY, dir_fd=fd)
-            except FileNotFoundError:
-                break
-            except NotADirectoryError:
+        return self._descend(relpath.split("/")[:-1] if relpath else [], create=False)
+
+    def _descend(self, segments: list[str], create: bool) -> int:
+        """From the root (made if missing: a per-user root on its first write), open
+        each directory of ``segments`` in turn, checked to be inside the root; make
+        the missing ones with ``create``, else stop at the first missing one."""
+        os.makedirs(self.root, exist_ok=True)
+        fd = os.open(self.root, _PATH | os.O_DIRECTORY)
+        try:
+            for segment in segments:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(segment, dir_fd=fd)
+                try:
+                    child = os.open(segment, _PATH | os.O_DIRECTORY, dir_fd=fd)
+                except FileNotFoundError:
+                    if create:
+                        raise
+                    break
+                except NotADirectoryError:
+                    raise NotADirectoryError(f"{segment!r} is a file, not a directory") from None
                 os.close(fd)
-                raise NotADirectoryError(f"{segment!r} is a file, not a directory") from None
-            os.close(fd)
-            fd = self._checked(child)
-        return fd
+                fd = -1
+                fd = self._checked(child)
+            return fd
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
 
     def refuse_link_out(self, dir_fd: int, leaf: str) -> None:
         """Refuse to replace ``leaf`` if it is a symlink that leads outside the root:
@@ -289,7 +286,7 @@ class ConfinedRoot:
         if not is_dir:
             self._copy_file(src, dst)
             return
-        plan = list(self._walk(src))
+        plan = self._tree(src)
         self.makedirs(dst)
         for relpath, kind in plan:
             if kind == "directory":
@@ -303,11 +300,11 @@ class ConfinedRoot:
                 return f"{dst.rstrip('/')}/{src.rstrip('/').rpartition('/')[2]}"
         return dst
 
-    def _walk(self, top: str, relpath: str = "") -> Iterator[tuple[str, str]]:
-        """Every entry below ``top`` as (relative path, "file" or "directory");
-        raises before the first one if any symlink below leads outside the root."""
+    def _tree(self, top: str) -> list[tuple[str, str]]:
+        """Every entry below ``top`` as (relative path, "file" or "directory"), parents
+        first; refused as a whole if any symlink below leads outside the root."""
         found: list[tuple[str, str]] = []
-        stack = [relpath]
+        stack = [""]
         while stack:
             current = stack.pop()
             for entry in self.ls(f"{top}/{current}".rstrip("/")):
@@ -318,8 +315,7 @@ class ConfinedRoot:
                 found.append((rel, entry["type"]))
                 if entry["type"] == "directory":
                     stack.append(rel)
-        found.sort()
-        yield from found
+        return sorted(found)
 
     def _copy_file(self, src: str, dst: str) -> None:
         with self.open_read(src) as source, self.parent(dst, True) as (fd, leaf):

@@ -18,7 +18,7 @@ from fsspec.implementations.local import LocalFileSystem
 from .access import USERNAME
 from .backend import Backend
 from .config import SourceSpec
-from .errors import NoSuchSource, SourceUnavailable, scrub, secret_strings
+from .errors import NoSuchSource, scrub, secret_strings
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,6 @@ class SourceRegistry:
         source = self._sources.get(name)
         if source is None:
             raise NoSuchSource(f"No source named {name!r}")
-        return source
-
-    def get(self, name: str) -> Source:
-        """The source of that name, ready to serve."""
-        source = self.lookup(name)
-        if source.backend is None:
-            raise SourceUnavailable(f"Source {name!r} is unavailable: {source.reason}")
         return source
 
     def for_user(self, source: Source, segment: str) -> Source:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -90,3 +92,13 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     config = {"interpreter": "./pyodide/pyodide.mjs", "packages": [f"./wheels/{client}"]}
     (target / "crossorigin.json").write_text(json.dumps(config))
     return target
+
+
+def offline_folder(folder: Path, *options: str) -> Path:
+    """``folder`` made as the docs say: the npm packages in it (here the suite's own
+    ``npm ci``), then ``jupyter fsspec-proxy offline FOLDER``, run from its parent."""
+    folder.mkdir(exist_ok=True)
+    (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    command = [sys.executable, "-m", "jupyter", "fsspec-proxy", "offline", folder.name, *options]
+    subprocess.run(command, check=True, cwd=folder.parent, capture_output=True, timeout=300)
+    return folder

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 
 import pytest
-from browser_harness import HERE, chromium
+from browser_harness import HERE, chromium, offline_folder
 from standalone_harness import standalone
 
 ARTIFACTS = HERE.parent / "test-artifacts"
@@ -164,11 +162,7 @@ async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, 
 def test_the_app_runs_offline_as_docs_pyscript_md_says(tmp_path, monkeypatch):
     """``jupyter fsspec-proxy offline`` then the documented flags: the app starts
     from local copies only, in Chromium with no network."""
-    static = tmp_path / "app-static"
-    static.mkdir()
-    (static / "node_modules").symlink_to(HERE / "browser" / "node_modules")  # the npm step
-    jupyter = [sys.executable, "-m", "jupyter", "fsspec-proxy"]
-    subprocess.run([*jupyter, "offline", "app-static"], cwd=tmp_path, check=True, timeout=300)
+    offline_folder(tmp_path / "app-static")
     flags = (
         "--ServerApp.extra_static_paths=app-static/static",
         "--FsspecProxy.app_pyscript_url=/static/pyscript/",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import s3fs
-from browser_harness import HERE, chromium
+from browser_harness import HERE, chromium, offline_folder
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 ARTIFACTS = HERE.parent / "test-artifacts"
@@ -47,14 +47,11 @@ def lite_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("lite")
     source = root / "lite-source"
     source.mkdir()
-    (source / "node_modules").symlink_to(HERE / "browser" / "node_modules")
     # for the tests: window.jupyterapp, to drive the REPL
     expose = {"jupyter-config-data": {"exposeAppInBrowser": "true"}}
     (source / "jupyter-lite.json").write_text(json.dumps(expose))
-    jupyter = [sys.executable, "-m", "jupyter"]
-    offline = [*jupyter, "fsspec-proxy", "offline", "lite-source", f"--base-url={BASE_URL}"]
-    subprocess.run(offline, check=True, cwd=root, capture_output=True, timeout=300)
-    build = [*jupyter, "lite", "build", "--apps", "repl"]
+    offline_folder(source, f"--base-url={BASE_URL}")
+    build = [sys.executable, "-m", "jupyter", "lite", "build", "--apps", "repl"]
     build += ["--lite-dir", "lite-source", "--output-dir", "lite-site"]
     subprocess.run(build, check=True, cwd=root, capture_output=True, timeout=300)
     return root / "lite-site"

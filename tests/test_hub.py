@@ -4,8 +4,6 @@ the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +13,7 @@ from collections.abc import Iterator
 import fsspec
 import pytest
 import yaml
-from browser_harness import HERE, chromium
+from browser_harness import chromium, offline_folder
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
 from hub_harness import PASSWORD, Hub, jupyterhub
@@ -54,11 +52,7 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
     config = home / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     audit = home / "audit.jsonl"
-    static = home / "app-static"  # the app offline, as docs/pyscript.md prepares it
-    static.mkdir()
-    (static / "node_modules").symlink_to(HERE / "browser" / "node_modules")
-    offline = [sys.executable, "-m", "jupyter", "fsspec-proxy", "offline", str(static)]
-    subprocess.run(offline, check=True, timeout=300, capture_output=True)
+    static = offline_folder(home / "app-static")  # the app offline, as in docs/pyscript.md
     prefix = "/services/fsspec-proxy/static"  # Jupyter's static files, under the service
     options = [
         f"--FsspecProxy.audit_log={audit}",

@@ -44,6 +44,12 @@ NO_XSRF = (
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|_xsrf)=)[^&]*", re.IGNORECASE)
 
 
+def http_status(exc: BaseException) -> int | None:
+    """The status an exception answers with: its own for HTTPError, else the one
+    table's in ``errors`` (None for an unexpected one)."""
+    return exc.status_code if isinstance(exc, HTTPError) else known_status(exc)
+
+
 def mask_uri(uri: str) -> str:
     """``uri`` with the values of ``token`` and ``_xsrf`` query parameters hidden."""
     return _SECRET_PARAMS.sub(r"\1[secret]", uri)
@@ -183,8 +189,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         """Exceptions of the core become their status from the one table in ``errors``."""
-        status = None if isinstance(e, HTTPError) else known_status(e)
-        if status is None or self._finished:
+        status = http_status(e)
+        if status is None or isinstance(e, HTTPError) or self._finished:
             super()._handle_request_exception(e)
             return
         self.send_error(status, exc_info=sys.exc_info())

@@ -15,9 +15,8 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..errors import known_status
 from ..sources import Source
-from .base import ProxyHandler
+from .base import ProxyHandler, http_status
 
 MEDIA_TYPE = "application/vnd.fsspec-proxy.ranges"
 MAX_RANGES = 10_000
@@ -62,7 +61,7 @@ class RangesHandler(ProxyHandler):
                     else:
                         await self._stream_range(index, path, start, end)
                 except Exception as exc:
-                    status = exc.status_code if isinstance(exc, HTTPError) else known_status(exc)
+                    status = http_status(exc)
                     if status is None:
                         raise
                     error = {"status": status, **self.error_body(exc, status)}

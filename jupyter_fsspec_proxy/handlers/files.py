@@ -169,8 +169,8 @@ class FileHandler(ProxyHandler):
         self.received_bytes = upload.received
         await upload.commit(self.conditions, self.client_name)
         meta = await upload.backend.meta(upload.target, self.client_name)
-        if meta is None:
-            raise HTTPError(500, "The upload was committed but cannot be found")
+        if meta is None:  # deleted by another request between the commit and now
+            raise HTTPError(409, "The upload was committed, then deleted by another request")
         self.set_header("ETag", meta.etag)
         self.write_json(meta.as_json(), status=201)
 

@@ -289,12 +289,14 @@ class Operations:
         if info["type"] == "directory":
             yield from self.makedirs_op(path2, exist_ok=True)
             return
-        yield from self._transfer_op("copy", path1, path2, False)
+        yield from self._transfer_op("copy", path1, path2, False, info["size"])
 
     def mv_op(self, path1: str, path2: str, recursive: bool = False, **kwargs: Any) -> Op:
         yield from self._transfer_op("move", path1, path2, recursive)
 
-    def _transfer_op(self, operation: str, path1: str, path2: str, recursive: bool) -> Op:
+    def _transfer_op(
+        self, operation: str, path1: str, path2: str, recursive: bool, size: int | None = None
+    ) -> Op:
         """On the server within a source; across sources, through this client."""
         path1, path2 = strip_protocol(path1), strip_protocol(path2)
         source1, _, _ = path1.partition("/")
@@ -303,18 +305,19 @@ class Operations:
             body = {"destination": rest2, "recursive": recursive}
             yield from self.call_json("POST", self.route(f"api/{operation}", path1), path1, body)
             return
-        yield from self.copy_across_op(path1, path2)
+        yield from self.copy_across_op(path1, path2, size)
         if operation == "move":
             yield from self.rm_op(path1, recursive=recursive)
 
-    def copy_across_op(self, path1: str, path2: str) -> Op:
+    def copy_across_op(self, path1: str, path2: str, size: int | None = None) -> Op:
         """Copy a file between sources: ranged reads into a local spool (memory up
         to one block, then disk), then one streamed upload, so the target appears
-        whole and memory stays bounded."""
-        info = yield from self.info_op(path1)
+        whole and memory stays bounded. ``size`` if the caller knows it already."""
+        if size is None:
+            size = (yield from self.info_op(path1))["size"]
         with tempfile.SpooledTemporaryFile(max_size=self.transfer_block) as spool:
-            for offset in range(0, info["size"], self.transfer_block):
-                end = min(offset + self.transfer_block, info["size"])
+            for offset in range(0, size, self.transfer_block):
+                end = min(offset + self.transfer_block, size)
                 spool.write((yield from self.cat_file_op(path1, offset, end)))
             yield from self.upload_op(path2, upload_body(spool))
 
