@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import s3fs
 from clientbench import Side, ranges_req_s, read_mb_s, seconds
-from httpbench import RANGE, offsets
+from httpbench import RANGE, offsets, upload_mb_s
+from processes import Peak, PeakRSS, folder_bytes
 from servers import Server, free_port, running
 
 BUCKET = "bench"
@@ -75,4 +78,28 @@ def compare(proxied: Side, direct: Side, size: int, rounds: int, ranges: int) ->
         "ranges_time_ratio": small["proxy"] / small["direct"],
         "cat_ranges_100_s": batch,
         "cat_ranges_time_ratio": batch["proxy"] / batch["direct"],
+    }
+
+
+def upload(proxy: Server, direct: Side, source: Path, rounds: int) -> dict:
+    """``source`` uploaded through the proxy (one streamed PUT) and with s3fs's
+    ``put_file`` straight to moto, alternating; the proxy's peak memory growth and
+    the peak bytes in its temporary folder while receiving."""
+    spool = proxy.spool
+    size_mib = source.stat().st_size / 2**20
+    to_s3 = dataclasses.replace(proxy, files="/fsspec-proxy/files/S3/")
+    speed = {"proxy": 0.0, "direct": 0.0}
+    rss = disk = 0.0
+    for _ in range(rounds):
+        with PeakRSS(proxy.pid) as memory, Peak(lambda: folder_bytes(spool)) as staged:
+            speed["proxy"] = max(speed["proxy"], upload_mb_s(to_s3, source, "uploaded.bin"))
+        rss, disk = max(rss, memory.growth_mib), max(disk, staged.growth_mib)
+        started = time.perf_counter()
+        direct.fs.put_file(str(source), direct.path("direct.bin"))
+        speed["direct"] = max(speed["direct"], size_mib / (time.perf_counter() - started))
+    return {
+        "upload_MB_s": speed,
+        "upload_time_ratio": speed["direct"] / speed["proxy"],
+        "upload_rss_MiB": rss,
+        "upload_disk_MiB": disk,
     }

@@ -34,6 +34,7 @@ class Server:
     upload_method: str = "PUT"
     headers: dict[str, str] = field(default_factory=dict)
     pid: int = 0
+    spool: Path | None = None  # the proxy's temporary folder
 
     def url(self, path: str) -> str:
         return self.files + path
@@ -78,7 +79,14 @@ def proxy(config: Path, workdir: Path, *options: str) -> Iterator[Server]:
         *(sys.executable, "-m", "jupyter_fsspec_proxy", "run", f"--port={server.port}"),
         *(f"--IdentityProvider.token={TOKEN}", "--ServerApp.log_level=WARN", *options),
     ]
-    env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": str(workdir)}
+    spool = server.spool = workdir / f"proxy-{server.port}-tmp"
+    spool.mkdir()
+    env = {
+        **os.environ,
+        "FSSPEC_PROXY_CONFIG": str(config),
+        "JUPYTER_RUNTIME_DIR": str(workdir),
+        "TMPDIR": str(spool),
+    }
     log = workdir / f"proxy-{server.port}.log"
     with running(server, command, env, log):
         yield server

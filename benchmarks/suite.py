@@ -288,6 +288,7 @@ def main() -> None:
         print("S3 through the proxy and direct ...", flush=True)
         proxied = clientbench.Side(clientbench.proxy_side(proxy).fs, "S3/")
         s3 = s3bench.compare(proxied, s3bench.direct_side(s3_server), BIG, args.rounds, 200)
+        s3 |= s3bench.upload(proxy, s3bench.direct_side(s3_server), uploads["256MiB"], 2)
         stack.close()
         scale = None if args.skip_scaleout else scaleout.measure(config, workdir, args.rounds)
 

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import copy
 import logging
+import mimetypes
 import os
 import tempfile
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -29,6 +30,11 @@ from .metadata import FileMeta
 
 log = logging.getLogger(__name__)
 THREADS_PER_SOURCE = 8
+#: S3 uploads: bytes per part (S3's minimum is 5 MiB), and parts sent at once.
+PART_SIZE = 8 * 2**20
+PARTS_IN_FLIGHT = 2
+#: Every this many parts, the part size doubles: S3 allows 10,000 parts.
+PARTS_PER_SIZE = 1000
 
 
 class Backend:
@@ -163,10 +169,7 @@ class Backend:
         Within this process the check and the write happen under one lock per target."""
         async with self.commit_lock(target):
             conditions.verify(await self.meta(target, name) if conditions.any else None)
-            await self._put(staged, target, conditions)
-
-    async def _put(self, staged: str, target: str, conditions: WriteConditions) -> None:
-        await self.call("put_file", staged, target)
+            await self.call("put_file", staged, target)
 
     def commit_lock(self, target: str) -> asyncio.Lock:
         lock = self._commit_locks.get(target)
@@ -212,20 +215,32 @@ class S3Backend(AsyncBackend):
         finally:
             body.close()
 
-    async def _put(self, staged: str, target: str, conditions: WriteConditions) -> None:
-        mode = "create" if conditions.create_only else "overwrite"
+    def start_upload(self, target: str) -> Upload:
+        return S3Upload(self, target)
+
+    async def call_s3(self, method: str, **params: Any) -> Any:
+        """One S3 API call with the timeout; a failed ``If-None-Match: *`` is 412."""
         try:
-            await self.call("put_file", staged, target, mode=mode)
-        except SourceError as exc:
-            if "PreconditionFailed" in exc.message or "412" in exc.message:
-                raise self.translate(PreconditionFailed("The file already exists")) from None
-            raise
+            return await asyncio.wait_for(self.fs._call_s3(method, **params), self.timeout)
+        except Exception as exc:
+            if "IfNoneMatch" in params and _refused_as_existing(exc):
+                exc = PreconditionFailed("The file already exists")
+            raise self.translate(exc) from None
+
+    def forget(self, path: str) -> None:
+        """Drop s3fs's cached listings of ``path`` and its parents after a write."""
+        self.fs.invalidate_cache(path)
 
     async def close(self) -> None:
         client = getattr(self.fs, "_s3", None)
         if client is not None:
             self.fs._s3 = None
             await client.__aexit__(None, None, None)
+
+
+def _refused_as_existing(exc: BaseException) -> bool:
+    """True for S3's 412 to a create-only write (s3fs makes it FileExistsError)."""
+    return isinstance(exc, FileExistsError) or "PreconditionFailed" in str(exc)
 
 
 class ThreadedBackend(Backend):
@@ -371,9 +386,12 @@ class Upload:
         self.target = target
         self.received = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> Awaitable[None] | None:
+        """Take the next bytes of the body; an awaitable means: wait for it before
+        reading more (the body is being sent on)."""
         self._file.write(data)
         self.received += len(data)
+        return None
 
     async def commit(self, conditions: WriteConditions, name: str) -> None:
         self._file.close()
@@ -419,3 +437,138 @@ class LocalUpload(Upload):
     def abort(self) -> None:
         self._file.close()
         self._staged.discard()
+
+
+class S3Upload(Upload):
+    """Streamed to S3 as it arrives, never staged on disk.
+
+    A body shorter than one part is a single ``PutObject`` at commit. A longer
+    one is a multipart upload: parts are sent while the body arrives, at most
+    :data:`PARTS_IN_FLIGHT` at once (reading from the client waits meanwhile,
+    so memory stays bounded), and only a commit completes it; anything else
+    aborts it, so the object appears whole or not at all.
+    """
+
+    backend: S3Backend
+
+    def __init__(self, backend: S3Backend, target: str) -> None:
+        super().__init__(backend, target)
+        self.bucket, self.key, _ = backend.fs.split_path(target)
+        self.content_type = mimetypes.guess_type(target)[0] or "application/octet-stream"
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[asyncio.Task[dict[str, Any]]] = []
+        self._ended = False
+
+    def write(self, data: bytes) -> Awaitable[None] | None:
+        self._buffer += data
+        self.received += len(data)
+        return self._send_parts() if len(self._buffer) >= self._part_size else None
+
+    @property
+    def _part_size(self) -> int:
+        return PART_SIZE << (len(self._parts) // PARTS_PER_SIZE)
+
+    async def _send_parts(self, last: bool = False) -> None:
+        while len(self._buffer) >= self._part_size or (last and self._buffer):
+            size = self._part_size
+            with memoryview(self._buffer) as view:
+                body = bytes(view[:size])
+            del self._buffer[:size]
+            await self._send_part(body)
+
+    async def _send_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            created = await self.backend.call_s3(
+                "create_multipart_upload",
+                Bucket=self.bucket,
+                Key=self.key,
+                ContentType=self.content_type,
+            )
+            self._upload_id = created["UploadId"]
+            if self._ended:  # the request ended while the upload was being created
+                self.abort()
+                return
+        sending = [part for part in self._parts if not part.done()]
+        if len(sending) >= PARTS_IN_FLIGHT:
+            await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+        for part in self._parts:
+            if part.done():
+                part.result()  # a failed part fails the upload now
+        number = len(self._parts) + 1
+        params = {"Bucket": self.bucket, "Key": self.key, "UploadId": self._upload_id}
+        self._parts.append(
+            asyncio.ensure_future(
+                self.backend.call_s3("upload_part", PartNumber=number, Body=body, **params)
+            )
+        )
+
+    async def commit(self, conditions: WriteConditions, name: str) -> None:
+        """Send what is left, then create the object if its conditions hold: S3
+        itself refuses a create-only write over an existing object."""
+        try:
+            if self._upload_id is not None:
+                await self._send_parts(last=True)
+            sent = await asyncio.gather(*self._parts)
+            backend, match = self.backend, {"IfNoneMatch": "*"} if conditions.create_only else {}
+            async with backend.commit_lock(self.target):
+                if conditions.any and not conditions.create_only:
+                    conditions.verify(await backend.meta(self.target, name))
+                if self._upload_id is None:
+                    await backend.call_s3(
+                        "put_object",
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        Body=bytes(self._buffer),
+                        ContentType=self.content_type,
+                        **match,
+                    )
+                else:
+                    parts = [
+                        {"PartNumber": number, "ETag": part["ETag"]}
+                        for number, part in enumerate(sent, 1)
+                    ]
+                    await backend.call_s3(
+                        "complete_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        UploadId=self._upload_id,
+                        MultipartUpload={"Parts": parts},
+                        **match,
+                    )
+                    self._upload_id = None  # completed: nothing left to abort
+                backend.forget(self.target)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop sending parts and abort the multipart upload, if there is one."""
+        self._ended = True
+        self._buffer = bytearray()
+        for part in self._parts:
+            part.cancel()
+        upload_id, self._upload_id = self._upload_id, None
+        if upload_id is not None:
+            _in_background(
+                self.backend.call_s3(
+                    "abort_multipart_upload", Bucket=self.bucket, Key=self.key, UploadId=upload_id
+                ),
+                f"abort the upload of {self.target!r}",
+            )
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _in_background(work: Awaitable[Any], what: str) -> None:
+    """Run ``work`` without waiting for it; a failure is logged, not lost."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception as exc:
+            log.warning("Could not %s: %s", what, exc)
+
+    task = asyncio.ensure_future(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)

@@ -6,7 +6,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 
 import psutil
 
@@ -52,21 +54,21 @@ def rss(pid: int) -> int:
     return total
 
 
-class PeakRSS:
-    """Samples a server's resident memory every 20 ms in a thread."""
+class Peak:
+    """Samples ``measure()`` (a size in bytes) every 20 ms in a thread; keeps the peak."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.baseline = rss(pid)
+    def __init__(self, measure: Callable[[], int]) -> None:
+        self.measure = measure
+        self.baseline = measure()
         self.peak = self.baseline
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss(self.pid))
+            self.peak = max(self.peak, self.measure())
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> Peak:
         self._thread.start()
         return self
 
@@ -77,3 +79,19 @@ class PeakRSS:
     @property
     def growth_mib(self) -> float:
         return (self.peak - self.baseline) / 2**20
+
+
+class PeakRSS(Peak):
+    """The peak resident memory of a server (and its children)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(lambda: rss(pid))
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files below ``folder`` (files vanishing meanwhile count 0)."""
+    total = 0
+    for path in folder.rglob("*"):
+        with suppress(OSError):
+            total += path.lstat().st_size
+    return total

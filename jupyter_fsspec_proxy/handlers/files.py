@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+import sys
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -12,7 +14,7 @@ from ..backend import Upload
 from ..conditions import WriteConditions, etag_matches
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
-from .base import ProxyHandler
+from .base import ProxyHandler, http_status
 
 
 def _not_modified_since(header: str, meta: FileMeta) -> bool:
@@ -151,15 +153,26 @@ class FileHandler(ProxyHandler):
         self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
         self.upload = source.backend.start_upload(full)
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         upload = self.upload
         if upload is None:
-            return
+            return None
         if upload.received + len(chunk) > self.body_limit:
             self._abort_upload()
             self.refuse_body()
-            return
-        upload.write(chunk)
+            return None
+        sending = upload.write(chunk)
+        return None if sending is None else self._wait_for(sending)
+
+    async def _wait_for(self, sending: Awaitable[None]) -> None:
+        """Read no more of the body until the backend took what came before; if it
+        fails, answer now and read no more at all."""
+        try:
+            await sending
+        except Exception as exc:
+            self._abort_upload()
+            if not self._finished:
+                self.send_error(http_status(exc) or 500, exc_info=sys.exc_info())
 
     @authorized
     async def put(self, path: str) -> None:

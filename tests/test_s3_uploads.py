@@ -1,0 +1,143 @@
+"""Uploads to S3 stream as a multipart upload: nothing staged on disk, bounded memory,
+the object whole or absent, and create-only decided by S3 itself."""
+
+from __future__ import annotations
+
+import http.client
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import s3fs
+import yaml
+from conftest import s3_kwargs
+from processes import PeakRSS
+from standalone_harness import Proxy, standalone
+
+MiB = 2**20
+PIECE = bytes(range(256)) * 4096  # 1 MiB
+
+
+@pytest.fixture
+def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
+    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
+    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
+    with standalone(tmp_path, "dev") as proxy:
+        yield proxy, s3, s3_prefix
+
+
+def start_put(proxy: Proxy, name: str, size: int, headers: dict | None = None):
+    """A PUT whose headers are sent; its body is sent by the caller."""
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+    connection.putrequest("PUT", f"/fsspec-proxy/files/S3/{name}")
+    for key, value in {"Content-Length": str(size), **(headers or {})}.items():
+        connection.putheader(key, value)
+    connection.endheaders()
+    return connection
+
+
+def in_progress(s3: s3fs.S3FileSystem, prefix: str) -> list[str]:
+    bucket = prefix.split("/")[0]
+    uploads = s3.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
+    return [u["Key"] for u in uploads if u["Key"].startswith(prefix.split("/", 1)[1])]
+
+
+def wait_until(condition, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def staged_files() -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(".fsspec-proxy-upload-*"))
+
+
+def test_a_large_upload_streams_as_parts_and_appears_only_when_complete(s3_proxy):
+    proxy, s3, prefix = s3_proxy
+    size = 40 * MiB
+    assert proxy.request("GET", "api/ls/S3")[0].status == 200  # the S3 client is loaded
+    with PeakRSS(proxy.process.pid) as memory:
+        connection = start_put(proxy, "big.csv", size)
+        for _ in range(24):
+            connection.send(PIECE)
+        # Parts are already in S3, not on the server's disk, and no object exists yet.
+        wait_until(lambda: in_progress(s3, prefix) == [f"{prefix.split('/', 1)[1]}/big.csv"],
+                   "a multipart upload is in progress")  # fmt: skip
+        assert staged_files() == []
+        assert not s3.exists(f"{prefix}/big.csv")
+
+        for _ in range(size // MiB - 24):
+            connection.send(PIECE)
+        response = connection.getresponse()
+        assert response.status == 201, response.read()
+    assert memory.growth_mib < 48, f"the server grew {memory.growth_mib:.0f} MiB for 40 MiB"
+    s3.invalidate_cache()
+    assert s3.cat(f"{prefix}/big.csv") == PIECE * (size // MiB)
+    assert s3.info(f"{prefix}/big.csv")["ContentType"] == "text/csv"
+    assert in_progress(s3, prefix) == []
+    ok, body = proxy.request("GET", "files/S3/big.csv", headers={"Range": "bytes=-3"})
+    assert (ok.status, body) == (206, PIECE[-3:])
+
+
+def test_an_interrupted_upload_is_aborted_and_leaves_nothing(s3_proxy):
+    proxy, s3, prefix = s3_proxy
+    connection = start_put(proxy, "cut.bin", 64 * MiB)
+    for _ in range(20):
+        connection.send(PIECE)
+    wait_until(lambda: in_progress(s3, prefix), "a multipart upload is in progress")
+    connection.close()  # the client goes away mid-body
+
+    wait_until(lambda: in_progress(s3, prefix) == [], "the multipart upload is aborted")
+    s3.invalidate_cache()
+    assert not s3.exists(f"{prefix}/cut.bin")
+    listing, body = proxy.request("GET", "api/ls/S3")
+    assert (listing.status, yaml.safe_load(body)) == (200, [])
+
+
+@pytest.mark.parametrize("size", [MiB, 20 * MiB], ids=["one request", "multipart"])
+def test_create_only_uploads_are_refused_by_s3_when_the_object_appears(s3_proxy, size):
+    proxy, s3, prefix = s3_proxy
+    connection = start_put(proxy, "taken.bin", size, {"If-None-Match": "*"})
+    connection.send(PIECE[: MiB // 2])
+    if size > MiB:
+        connection.send(PIECE * 10)
+        wait_until(lambda: in_progress(s3, prefix), "a multipart upload is in progress")
+    else:
+        time.sleep(0.5)  # the early check found no object
+    s3.pipe(f"{prefix}/taken.bin", b"second")  # another writer is first
+    connection.send(b"x" * (size - MiB // 2 - (10 * MiB if size > MiB else 0)))
+    response = connection.getresponse()
+    assert response.status == 412, response.read()
+    assert b"already exists" in response.read()
+    s3.invalidate_cache()
+    assert s3.cat(f"{prefix}/taken.bin") == b"second"
+    wait_until(lambda: in_progress(s3, prefix) == [], "the multipart upload is aborted")
+
+    refused, body = proxy.request("PUT", "files/S3/taken.bin", b"x", {"If-None-Match": "*"})
+    assert refused.status == 412  # known at once: no body read
+    created = start_put(proxy, "new.bin", size, {"If-None-Match": "*"})
+    for _ in range(size // MiB):
+        created.send(PIECE)
+    assert created.getresponse().status == 201
+    assert s3.cat(f"{prefix}/new.bin") == PIECE * (size // MiB)
+
+
+def test_an_upload_larger_than_the_limit_is_aborted_mid_body(tmp_path, s3_endpoint, s3_prefix):
+    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
+    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
+    limit = f"--FsspecProxy.max_upload_size={20 * MiB}"
+    with standalone(tmp_path, "dev", limit) as proxy:
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+        connection.putrequest("PUT", "/fsspec-proxy/files/S3/chunked.bin")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        with pytest.raises(OSError):  # the server answers and stops reading
+            for _ in range(40):
+                connection.send(b"100000\r\n" + PIECE + b"\r\n")
+        assert connection.getresponse().status == 413
+        wait_until(lambda: in_progress(s3, s3_prefix) == [], "the multipart upload is aborted")
+        assert not s3.exists(f"{s3_prefix}/chunked.bin")
