@@ -35,12 +35,13 @@ from fsspec_proxy_client import ProxyFileSystem  # noqa: E402
 MiB = 1 << 20
 SIZE = 64 * MiB
 RANGES = 500
+ROUNDS = 3
 TOKEN = servers.TOKEN
 
 PYODIDE_BENCH = """
 import json, random
 import fsspec, js
-from pyodide.ffi import to_js
+from pyodide.ffi import create_once_callable, to_js
 
 settings = json.loads(settings_json)
 fs = fsspec.filesystem(
@@ -55,24 +56,46 @@ def fetch_options(extra):
     headers = {"Authorization": "token " + settings["token"], **extra}
     return to_js({"headers": headers}, dict_converter=js.Object.fromEntries)
 
-start = now()
-for offset in offsets:
-    assert len(fs.cat_file(path, offset, offset + 4096)) == 4096
-client_ranges = n / (now() - start)
-start = now()
-for offset in offsets:
-    response = await js.fetch(url, fetch_options({"Range": f"bytes={offset}-{offset + 4095}"}))
-    assert (await response.arrayBuffer()).byteLength == 4096
-fetch_ranges = n / (now() - start)
-start = now()
-assert len(fs.cat_file(path)) == size
-client_whole = size / 2**20 / (now() - start)
-start = now()
-body = await (await js.fetch(url, fetch_options({}))).arrayBuffer()
-assert body.byteLength == size
-fetch_whole = size / 2**20 / (now() - start)
-json.dumps({"client_ranges": client_ranges, "fetch_ranges": fetch_ranges,
-            "client_whole": client_whole, "fetch_whole": fetch_whole})
+def client_ranges():
+    start = now()
+    for offset in offsets:
+        assert len(fs.cat_file(path, offset, offset + 4096)) == 4096
+    return n / (now() - start)
+
+async def fetch_ranges():
+    start = now()
+    for offset in offsets:
+        response = await js.fetch(url, fetch_options({"Range": f"bytes={offset}-{offset + 4095}"}))
+        assert (await response.arrayBuffer()).byteLength == 4096
+    return n / (now() - start)
+
+def client_whole():
+    start = now()
+    assert len(fs.cat_file(path)) == size
+    return size / 2**20 / (now() - start)
+
+async def fetch_whole():
+    start = now()
+    body = await (await js.fetch(url, fetch_options({}))).arrayBuffer()
+    assert body.byteLength == size
+    return size / 2**20 / (now() - start)
+
+def without_suspending(measure):
+    # Called back from JavaScript, Python cannot suspend: the client uses XHR.
+    return js.Function.new("f", "return f()")(create_once_callable(measure))
+
+best = {}
+def keep(name, value):
+    best[name] = max(best.get(name, 0), value)
+
+for _ in range(settings["rounds"]):  # alternating; the best of each
+    keep("client_ranges", client_ranges())
+    keep("fetch_ranges", await fetch_ranges())
+    keep("client_whole", client_whole())
+    keep("fetch_whole", await fetch_whole())
+    keep("xhr_ranges", without_suspending(client_ranges))
+    keep("xhr_whole", without_suspending(client_whole))
+json.dumps(best)
 """
 
 
@@ -111,7 +134,10 @@ def cpython(port: int) -> dict[str, float]:
 
 async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
     wheels = [f"{origin}/static/harness/wheels/{w.name}" for w in sorted(site.glob("wheels/*"))]
-    settings = {"url": f"{origin}/fsspec-proxy/", "token": TOKEN, "size": SIZE, "ranges": RANGES}
+    settings = {
+        **{"url": f"{origin}/fsspec-proxy/", "token": TOKEN, "size": SIZE},
+        **{"ranges": RANGES, "rounds": ROUNDS},
+    }
     results = {}
     async with chromium() as browser:
         page = await browser.context.new_page()
@@ -130,7 +156,8 @@ async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
     return results
 
 
-def main() -> None:
+def measure() -> dict[str, dict[str, float]]:
+    """Every client row: CPython, then Pyodide in a worker and on the main thread."""
     root = HERE.parent
     wheels = sorted((root / "dist" / "client").glob("*.whl"))
     wheels += sorted((root / "dist" / "wheels").glob("fsspec-*.whl"))
@@ -145,18 +172,35 @@ def main() -> None:
         with servers.proxy(config, Path(tmp), static) as proxy:
             results = {"CPython": cpython(proxy.port)}
             results.update(asyncio.run(pyodide(f"http://127.0.0.1:{proxy.port}", site)))
+    return results
 
-    print(
-        f"{'client':<16} {'4 KiB reads/s':>14} {'baseline':>9} {'ratio':>6} "
+
+def describe(results: dict[str, dict[str, float]]) -> str:
+    lines = [
+        f"{'client':<26} {'4 KiB reads/s':>14} {'baseline':>9} {'ratio':>6} "
         f"{'64 MiB MB/s':>12} {'baseline':>9} {'ratio':>6}"
-    )
+    ]
+    rows = []
     for name, row in results.items():
-        print(
-            f"{name:<16} {row['client_ranges']:>14.0f} {row['fetch_ranges']:>9.0f} "
-            f"{row['client_ranges'] / row['fetch_ranges']:>6.2f} {row['client_whole']:>12.0f} "
-            f"{row['fetch_whole']:>9.0f} {row['client_whole'] / row['fetch_whole']:>6.2f}"
+        rows.append((name, row["client_ranges"], row["client_whole"], row))
+        if "xhr_ranges" in row:
+            rows.append((f"{name} (XHR)", row["xhr_ranges"], row["xhr_whole"], row))
+    for name, ranges, whole, row in rows:
+        lines.append(
+            f"{name:<26} {ranges:>14.0f} {row['fetch_ranges']:>9.0f} "
+            f"{ranges / row['fetch_ranges']:>6.2f} {whole:>12.0f} "
+            f"{row['fetch_whole']:>9.0f} {whole / row['fetch_whole']:>6.2f}"
         )
-    print("baseline: http.client on CPython, the browser's fetch() in Pyodide")
+    lines.append(
+        "baseline: http.client on CPython, the browser's fetch() in Pyodide. Pyodide rows: "
+        "fetch awaited with JSPI; (XHR): the fallback, called where Python cannot suspend"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = measure()
+    print(describe(results))
     servers.save("client", results)
 
 

@@ -1,4 +1,11 @@
-"""Synchronous XHR for Pyodide, in a web worker or on a page's main thread."""
+"""Blocking requests for Pyodide, in a web worker or on a page's main thread.
+
+Where Pyodide can suspend Python on a JavaScript promise (JavaScript Promise
+Integration: ``pyodide.ffi.can_run_sync()``, true for code started with
+``runPythonAsync`` in current Chromium), a request is the browser's ``fetch``
+awaited synchronously, and bytes arrive as an ``ArrayBuffer`` everywhere.
+Otherwise it is a synchronous XHR.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +22,31 @@ def in_worker() -> bool:
     return scope is not None and bool(js.eval("self instanceof WorkerGlobalScope"))
 
 
+def can_suspend() -> bool:
+    """True where this call may wait for a promise (JSPI); checked per request,
+    since the same code may be called from a context that cannot."""
+    from pyodide import ffi
+
+    return bool(getattr(ffi, "can_run_sync", lambda: False)())
+
+
 class XHRTransport:
-    """Workers get an ``arraybuffer``; a main thread cannot set ``responseType``
-    on a synchronous request, so there the body arrives as x-user-defined text
-    whose characters carry one byte each in their low eight bits."""
+    """``fetch`` where Python can suspend, else synchronous XHR. Workers get an
+    ``arraybuffer`` from XHR; a main thread cannot set ``responseType`` on a
+    synchronous request, so there the body arrives as x-user-defined text whose
+    characters carry one byte each in their low eight bits."""
 
     def __init__(self) -> None:
         self.worker = in_worker()
 
     def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
+    ) -> Response:
+        if can_suspend():
+            return fetch_now(method, url, headers, body)
+        return self.xhr(method, url, headers, body)
+
+    def xhr(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
         from pyodide.ffi import JsException
@@ -39,6 +62,22 @@ class XHRTransport:
             raise ConnectionError(f"{method} {url} failed ({UNREACHABLE}): {exc}") from None
         content = array_body(xhr) if self.worker else decode_user_defined(xhr.responseText)
         return response(xhr, content)
+
+
+def fetch_now(method: str, url: str, headers: dict[str, str] | None, body: Body) -> Response:
+    """The browser's ``fetch``, its answer awaited without returning to the event loop."""
+    import js
+    from pyodide.ffi import JsException, run_sync, to_js
+
+    options: dict = {"method": method, "headers": headers or {}}
+    if body is not None:
+        options["body"] = to_js(memoryview(body if isinstance(body, bytes) else body.read()))
+    try:
+        answer = run_sync(js.fetch(url, to_js(options, dict_converter=js.Object.fromEntries)))
+        content = run_sync(answer.arrayBuffer()).to_bytes()
+    except JsException as exc:
+        raise ConnectionError(f"{method} {url} failed ({UNREACHABLE}): {exc}") from None
+    return Response(answer.status, content, {name: value for name, value in answer.headers})
 
 
 def open_request(method: str, url: str, headers: dict[str, str] | None, asynchronous: bool):

@@ -4,8 +4,10 @@ import json
 import time
 
 import fsspec
+import js
 from fsspec.callbacks import Callback
 from fsspec_proxy_client.transport_xhr import in_worker
+from pyodide.ffi import can_run_sync, create_once_callable
 
 settings = json.loads(settings_json)  # noqa: F821 - set by the harness
 fs = fsspec.filesystem("proxy", skip_instance_cache=True, **settings["kwargs"])
@@ -25,9 +27,21 @@ report = {
     "text": fs.cat(f"{folder}/note.txt").decode(),
     "listing": sorted(fs.ls(folder, detail=False)),
 }
-start = time.perf_counter()
-fs.cat_file(f"{folder}/data.bin")
-report["mib_seconds"] = time.perf_counter() - start
+
+
+def timed_read() -> dict:
+    start = time.perf_counter()
+    whole = fs.cat_file(f"{folder}/data.bin") == data
+    part = fs.cat_file(f"{folder}/data.bin", start=1000, end=1010) == data[1000:1010]
+    return {"suspends": can_run_sync(), "mib_seconds": time.perf_counter() - start,
+            "whole": whole and part}  # fmt: skip
+
+
+# Code run with runPythonAsync may suspend (JSPI): the client uses fetch. Called
+# back from JavaScript, it cannot: the client falls back to synchronous XHR.
+report["fetch"] = timed_read()
+report["xhr"] = json.loads(js.Function.new("f", "return f()")(create_once_callable(
+    lambda: json.dumps(timed_read()))))  # fmt: skip
 
 # The non-blocking path: fetch, so the page keeps running during the request.
 afs = fsspec.filesystem("proxy", asynchronous=True, skip_instance_cache=True, **settings["kwargs"])
