@@ -227,6 +227,10 @@ class S3Backend(AsyncBackend):
                 exc = PreconditionFailed("The file already exists")
             raise self.translate(exc) from None
 
+    async def presign(self, path: str, expires: int) -> str:
+        """A URL that reads ``path`` without credentials for ``expires`` seconds."""
+        return await self.call("url", path, expires=expires)
+
     def forget(self, path: str) -> None:
         """Drop s3fs's cached listings of ``path`` and its parents after a write."""
         self.fs.invalidate_cache(path)

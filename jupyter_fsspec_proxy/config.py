@@ -8,15 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fsspec.core import split_protocol
 
 from .access import USERNAME, Access, check_template, parse_access
 
-ENTRY_KEYS = {"name", "path", "kwargs", "readonly", "access"}
+ENTRY_KEYS = {"name", "path", "kwargs", "readonly", "access", "presigned_reads"}
+PRESIGN_KEYS = {"min_size", "expires"}
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3's limit for a presigned URL
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class PresignedReads:
+    """Reads of objects of ``min_size`` bytes or more are redirected to a presigned
+    URL valid for ``expires`` seconds: the bytes then bypass the proxy."""
+
+    min_size: int = 0
+    expires: int = 300
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class SourceSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict, repr=False)
     readonly: bool = False
     access: Access | None = None  # None: any authenticated user
+    presigned_reads: PresignedReads | None = None  # None: the proxy sends every byte
 
     @property
     def per_user(self) -> bool:
@@ -73,12 +86,33 @@ def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
             access = None if entry.get("access") is None else parse_access(entry["access"], where)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        specs.append(SourceSpec(name, path, dict(kwargs), readonly, access))
+        presigned = entry.get("presigned_reads")
+        if presigned is not None:
+            presigned = parse_presigned_reads(presigned, path, where)
+        specs.append(SourceSpec(name, path, dict(kwargs), readonly, access, presigned))
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ConfigError(f"{origin}: duplicate source names {duplicates}")
     return specs
+
+
+def parse_presigned_reads(entry: Any, path: str, where: str) -> PresignedReads:
+    """``presigned_reads: {min_size: bytes, expires: seconds}``, for S3 sources only."""
+    if split_protocol(path)[0] not in ("s3", "s3a"):
+        raise ConfigError(f"{where}: 'presigned_reads' needs an s3:// source")
+    if not isinstance(entry, Mapping) or set(entry) - PRESIGN_KEYS:
+        raise ConfigError(f"{where}: 'presigned_reads' takes min_size (bytes), expires (seconds)")
+    reads = PresignedReads(**entry)
+    for key, value, low, high in (
+        ("min_size", reads.min_size, 0, 2**63),
+        ("expires", reads.expires, 1, MAX_PRESIGN_EXPIRES),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(
+                f"{where}: 'presigned_reads' {key} must be a whole number from {low} to {high}"
+            )
+    return reads
 
 
 def parse_yaml(text: str | bytes, origin: str) -> list[SourceSpec]:

@@ -216,16 +216,19 @@ def test_main_thread_xhr_bodies_decode_fast():
 
 class Misbehaving(BaseHTTPRequestHandler):
     """A server that answers GETs with 206 for other bytes than asked, closes kept-alive
-    connections after each answer without saying so, and drops (reads, then closes
-    without an answer) the first request for each path with "drop" in it."""
+    connections after each answer without saying so, drops (reads, then closes
+    without an answer) the first request for each path with "drop" in it, and
+    redirects a path with "moved" in it to another origin (``localhost``)."""
 
     protocol_version = "HTTP/1.1"
     seen: list[str] = []
+    credentials: list[str | None] = []
     dropped: set[str] = set()
     close_after_answer = True
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.seen.append(self.command)
+        self.credentials.append(self.headers.get("Authorization"))
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.close_connection = self.close_after_answer
         if "drop" in self.path and self.path not in self.dropped:
@@ -239,6 +242,10 @@ class Misbehaving(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if "moved" in self.path:
+            where = f"http://localhost:{self.server.server_address[1]}/presigned?sig=1"
+            self._answer(307, b"", {"Location": where})
+            return
         self._answer(206, b"WXYZ", {"Content-Range": "bytes 0-3/100"})
 
     def do_POST(self) -> None:
@@ -254,7 +261,7 @@ class Misbehaving(BaseHTTPRequestHandler):
 def misbehaving() -> Iterator[ProxyFileSystem]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    Misbehaving.seen, Misbehaving.dropped = [], set()
+    Misbehaving.seen, Misbehaving.credentials, Misbehaving.dropped = [], [], set()
     url = f"http://127.0.0.1:{server.server_address[1]}/fsspec-proxy/"
     yield ProxyFileSystem(endpoint_url=url, token="t", skip_instance_cache=True)
     server.shutdown()
@@ -282,6 +289,11 @@ def test_only_idempotent_requests_are_sent_again_after_a_drop(misbehaving, monke
     with pytest.raises(ConnectionError):
         misbehaving.mv("S/drop-move", "S/b.bin")  # the server may have moved it: never twice
     assert Misbehaving.seen.count("POST") == 1
+
+
+def test_redirects_to_another_origin_are_followed_without_the_token(misbehaving):
+    assert misbehaving.cat_file("S/moved.bin", start=0, end=4) == b"WXYZ"
+    assert Misbehaving.credentials == ["token t", None]
 
 
 async def test_auth_failures_say_what_is_missing(proxy_url):

@@ -10,7 +10,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import Upload
+from ..backend import S3Backend, Upload
 from ..conditions import WriteConditions, etag_matches
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
@@ -82,6 +82,12 @@ class FileHandler(ProxyHandler):
         if self._not_modified(meta):
             self.set_status(304)
             self.finish()
+            return
+        presigned = source.spec.presigned_reads
+        if include_body and presigned is not None and meta.size >= presigned.min_size:
+            assert isinstance(source.backend, S3Backend)  # config.parse_presigned_reads
+            self.set_header("Cache-Control", "no-store")  # the URL expires
+            self.redirect(await source.backend.presign(full, presigned.expires), status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)

@@ -13,9 +13,14 @@ import socket
 import sys
 import threading
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .messages import Body, Response, replayable
+
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+#: Headers that never go to another origin.
+CREDENTIALS = ("authorization", "cookie", "x-xsrftoken")
 
 
 class Transport(Protocol):
@@ -77,13 +82,29 @@ class HTTPTransport:
     def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Body = None
     ) -> Response:
+        """Send a request; a read follows redirects (a proxy may send large reads to
+        a presigned URL), and credentials never follow one to another origin."""
+        headers = headers or {}
+        response = self._send(method, url, headers, body)
+        for _ in range(MAX_REDIRECTS):
+            location = response.headers.get("location")
+            if method not in ("GET", "HEAD") or response.status not in REDIRECTS or not location:
+                break
+            target = urljoin(url, location)
+            if urlsplit(target)[:2] != urlsplit(url)[:2]:
+                headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIALS}
+            url = target
+            response = self._send(method, url, headers, None)
+        return response
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: Body) -> Response:
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         may_replay = replayable(method, body)
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
             try:
-                conn.request(method, target, body=body, headers=headers or {})
+                conn.request(method, target, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
