@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from jupyter_server.auth import IdentityProvider
@@ -10,7 +9,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode
 
-from . import __version__
+from . import __version__, standalone_logs
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
@@ -210,7 +209,7 @@ class FsspecProxy(ExtensionApp):
 
     def _describe_standalone(self) -> None:
         """Log what this server is: a file proxy, not a notebook server."""
-        self.serverapp.log.addFilter(_NotebookServerLines())
+        standalone_logs.install(self.serverapp, self.log)
         names = ", ".join(repr(s["name"]) for s in self.manager.registry.describe()) or "none"
         self.log.info(
             "fsspec-proxy %s (mode %s) serves the sources %s at %sfsspec-proxy/ (its app: "
@@ -234,16 +233,6 @@ class FsspecProxy(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.manager.close()
-
-
-class _NotebookServerLines(logging.Filter):
-    """Drops the lines of Jupyter's start-up that describe a notebook server."""
-
-    NOT_HERE = ("Serving notebooks from local directory", "shut down all kernels", "active kernel")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(phrase in message for phrase in self.NOT_HERE)
 
 
 def main(argv: list[str] | None = None) -> None:

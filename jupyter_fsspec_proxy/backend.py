@@ -88,7 +88,7 @@ class Backend:
     async def _guard(self, awaitable: Any, timed: bool = True) -> Any:
         """Await with the timeout (unless ``timed`` is off) and translate errors."""
         try:
-            return await asyncio.wait_for(awaitable, self.timeout if timed else None)
+            return await (asyncio.wait_for(awaitable, self.timeout) if timed else awaitable)
         except Exception as exc:
             raise self.translate(exc) from None
 
@@ -104,12 +104,18 @@ class Backend:
                 return None
             raise
 
+    async def open_to_read(self, path: str) -> tuple[dict[str, Any], Any]:
+        """``path``'s info, and a reader already open where that costs nothing more
+        (local files); None: :meth:`read` opens one. Close it with :meth:`close_reader`."""
+        return await self.call("info", path), None
+
     async def read(
-        self, path: str, start: int, end: int | None, chunk: int
+        self, path: str, start: int, end: int | None, chunk: int, reader: Any = None
     ) -> AsyncIterator[bytes]:
-        """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None)."""
+        """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None),
+        through ``reader`` if one is open (its owner closes it)."""
         timed = self.reads_can_wait
-        handle = await self._guard(self._open_reader(path), timed)
+        handle = reader if reader is not None else await self._guard(self._open_reader(path), timed)
         try:
             pos = start
             while end is None or pos < end:
@@ -121,7 +127,8 @@ class Backend:
                     return
                 pos += want
         finally:
-            await self._close_reader(handle)
+            if reader is None:
+                await self.close_reader(handle)
 
     async def _open_reader(self, path: str) -> Any:
         return path
@@ -129,7 +136,7 @@ class Backend:
     async def _read_at(self, handle: Any, pos: int, size: int) -> bytes:
         raise NotImplementedError
 
-    async def _close_reader(self, handle: Any) -> None:
+    async def close_reader(self, handle: Any) -> None:
         return None
 
     async def ls(self, path: str, detail: bool) -> list[Any]:
@@ -287,7 +294,7 @@ class ThreadedBackend(Backend):
     async def _read_at(self, handle: Any, pos: int, size: int) -> bytes:
         return await self._in_thread(_pread, handle, pos, size)
 
-    async def _close_reader(self, handle: Any) -> None:
+    async def close_reader(self, handle: Any) -> None:
         await self._in_thread(handle.close)
 
     async def close(self) -> None:
@@ -319,11 +326,15 @@ class LocalBackend(ThreadedBackend):
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method in self._DIRECT:
-            return await self._guard(self._direct(method, *args, **kwargs), timed=False)
+            return self._now(getattr(self.local, method), *args, **kwargs)
         return await super().call(method, *args, **kwargs)
 
-    async def _direct(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.local, method)(*args, **kwargs)
+    def _now(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """A quick local call, run on the loop, its errors translated."""
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            raise self.translate(exc) from None
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self._in_thread(getattr(self.local, method), *args, **kwargs)
@@ -334,14 +345,17 @@ class LocalBackend(ThreadedBackend):
     async def move(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("move", src, dst)
 
-    async def _open_reader(self, path: str) -> BinaryIO:
-        return self.local.open_read(path)
+    async def _open_reader(self, path: str) -> int:
+        return self.local.open_read_fd(path)
 
-    async def _read_at(self, handle: BinaryIO, pos: int, size: int) -> bytes:
-        return _pread(handle, pos, size)
+    async def _read_at(self, fd: int, pos: int, size: int) -> bytes:
+        return os.pread(fd, size, pos)
 
-    async def _close_reader(self, handle: BinaryIO) -> None:
-        handle.close()
+    async def close_reader(self, fd: int) -> None:
+        os.close(fd)
+
+    async def open_to_read(self, path: str) -> tuple[dict[str, Any], int | None]:
+        return self._now(self.local.open_with_info, path)
 
     def start_upload(self, target: str) -> Upload:
         try:

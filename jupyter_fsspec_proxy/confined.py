@@ -224,8 +224,22 @@ class ConfinedRoot:
 
     # -- reads ------------------------------------------------------------------
 
-    def open_read(self, path: str) -> BinaryIO:
-        """A regular file open for reading. ``O_NONBLOCK`` keeps a FIFO from blocking."""
+    def open_with_info(self, path: str) -> tuple[dict[str, Any], int | None]:
+        """What :meth:`info` says of ``path`` and, for a regular file, a descriptor
+        open for reading: one open and one ``fstat`` for a GET."""
+        try:
+            fd = self.open_fd(path, os.O_RDONLY | os.O_NONBLOCK)
+        except PermissionError:  # a link that leads out, or an unreadable file
+            return self.info(path), None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return _describe(path, st), None
+        return _describe(path, st), fd
+
+    def open_read_fd(self, path: str) -> int:
+        """A regular file's descriptor, open for reading. ``O_NONBLOCK`` keeps a FIFO
+        from blocking."""
         fd = self.open_fd(path, os.O_RDONLY | os.O_NONBLOCK)
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -233,7 +247,10 @@ class ConfinedRoot:
             if stat.S_ISDIR(mode):
                 raise IsADirectoryError("Is a directory")
             raise PermissionError("Not a regular file")
-        return os.fdopen(fd, "rb")
+        return fd
+
+    def open_read(self, path: str) -> BinaryIO:
+        return os.fdopen(self.open_read_fd(path), "rb")
 
     # -- changes ----------------------------------------------------------------
 

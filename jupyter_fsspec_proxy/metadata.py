@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -44,10 +45,16 @@ class FileMeta:
 
     @property
     def content_type(self) -> str:
-        guessed, encoding = mimetypes.guess_type(self.name)
-        if encoding or not guessed:
-            return "application/octet-stream"
-        return guessed + ("; charset=utf-8" if guessed.startswith("text/") else "")
+        return _content_type(self.name.rpartition("/")[2].rpartition(".")[2].lower())
+
+
+@functools.lru_cache(maxsize=512)
+def _content_type(suffix: str) -> str:
+    """The type of files ending in ``.suffix`` (``mimetypes`` is slow for each request)."""
+    guessed, encoding = mimetypes.guess_type(f"file.{suffix}")
+    if encoding or not guessed:
+        return "application/octet-stream"
+    return guessed + ("; charset=utf-8" if guessed.startswith("text/") else "")
 
 
 def _timestamp(value: Any) -> float | None:

@@ -14,6 +14,7 @@ from ..backend import S3Backend, Upload
 from ..conditions import WriteConditions, etag_matches
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
+from ..sources import Source
 from .base import ProxyHandler, http_status
 
 
@@ -71,7 +72,18 @@ class FileHandler(ProxyHandler):
 
     async def _send(self, path: str, include_body: bool) -> None:
         source, relpath, full = self.locate(path)
-        meta = FileMeta.from_info(await source.backend.call("info", full), relpath)
+        info, reader = await source.backend.open_to_read(full)
+        try:
+            meta = FileMeta.from_info(info, relpath)
+            await self._answer(path, meta, include_body, source, full, reader)
+        finally:
+            if reader is not None:
+                await source.backend.close_reader(reader)
+
+    async def _answer(
+        self, path: str, meta: FileMeta, include_body: bool, source: Source, full: str, reader: Any
+    ) -> None:
+        """Headers, validators and the body of a GET or HEAD of ``path``."""
         if meta.type == "other":
             raise HTTPError(403, "%r is not a regular file", path)
         if meta.type == "directory":
@@ -103,11 +115,12 @@ class FileHandler(ProxyHandler):
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
             async for chunk in source.backend.read(
-                full, start, end, self.manager.settings.chunk_size
+                full, start, end, self.manager.settings.chunk_size, reader
             ):
+                if self._write_buffer:  # the previous chunk leaves before the next is kept
+                    await self.flush()
                 self.write(chunk)
-                await self.flush()
-        self.finish(set_content_type=meta.content_type)
+        self.finish(set_content_type=meta.content_type)  # with the last chunk
 
     def _set_validators(self, meta: FileMeta) -> None:
         self.set_header("ETag", meta.etag)
