@@ -148,6 +148,9 @@ class Backend:
             if exc.status_code == 404 and path.rstrip("/") == self.root.rstrip("/"):
                 return []
             raise
+        return self._without_staged(entries, detail)
+
+    def _without_staged(self, entries: list[Any], detail: bool) -> list[Any]:
         return [e for e in entries if not is_staged(e["name"] if detail else e)]
 
     async def delete(self, path: str, recursive: bool) -> None:
@@ -204,8 +207,9 @@ class S3Backend(AsyncBackend):
     a create-only upload is a conditional write that S3 itself decides."""
 
     async def read(
-        self, path: str, start: int, end: int | None, chunk: int
+        self, path: str, start: int, end: int | None, chunk: int, reader: Any = None
     ) -> AsyncIterator[bytes]:
+        """One ranged GET (``open_to_read`` never opens a reader here)."""
         if end is not None and end <= start:
             return
         bucket, key, version = self.fs.split_path(path)
@@ -345,10 +349,15 @@ class LocalBackend(ThreadedBackend):
     async def move(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("move", src, dst)
 
+    def _without_staged(self, entries: list[Any], detail: bool) -> list[Any]:
+        return entries  # ConfinedRoot.ls never lists them
+
     async def _open_reader(self, path: str) -> int:
         return self.local.open_read_fd(path)
 
     async def _read_at(self, fd: int, pos: int, size: int) -> bytes:
+        if pos >= 2**63:
+            raise ValueError(f"Offset {pos} is beyond any file's size")
         return os.pread(fd, size, pos)
 
     async def close_reader(self, fd: int) -> None:

@@ -194,17 +194,17 @@ class ConfinedRoot:
             if not stat.S_ISDIR(st.st_mode):  # like fsspec: a file lists as itself
                 return [_describe(base, st) if detail else base]
             entries = []
+            prefix = base + "/"
             for entry in os.scandir(fd):
-                if is_staged(entry.name):
+                name = entry.name
+                if name.startswith(STAGED_PREFIX):
                     continue
-                full = f"{base}/{entry.name}"
                 if not detail:
-                    entries.append(full)
-                    continue
-                if entry.is_symlink():
-                    entries.append(self._describe_link(fd, entry.name, full))
+                    entries.append(prefix + name)
+                elif entry.is_symlink():
+                    entries.append(self._describe_link(fd, name, prefix + name))
                 else:
-                    entries.append(_describe(full, entry.stat(follow_symlinks=False)))
+                    entries.append(_describe(prefix + name, entry.stat(follow_symlinks=False)))
         entries.sort(key=lambda e: e["name"] if detail else e)
         return entries
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import mimetypes
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -11,6 +10,22 @@ from typing import Any
 
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 _ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
+
+
+def describe(info: dict[str, Any], name: str) -> dict[str, Any]:
+    """The JSON clients get for one fsspec ``info`` dict, named ``name``."""
+    kind = info.get("type")
+    size = int(info.get("size") or info.get("Size") or 0)
+    mtime = info.get("mtime")
+    if type(mtime) is not float:  # local files have a float: the rest look further
+        mtime = next((_timestamp(info[k]) for k in _MTIME_KEYS if info.get(k) is not None), None)
+    return {
+        "name": name,
+        "type": kind if kind == "directory" or kind == "other" else "file",
+        "size": size,
+        "mtime": mtime,
+        "etag": _etag(info, size, mtime),
+    }
 
 
 @dataclass(frozen=True)
@@ -25,10 +40,7 @@ class FileMeta:
 
     @classmethod
     def from_info(cls, info: dict[str, Any], name: str) -> FileMeta:
-        kind = info.get("type") if info.get("type") in ("directory", "other") else "file"
-        size = int(info.get("size") or info.get("Size") or 0)
-        mtime = next((_timestamp(info[k]) for k in _MTIME_KEYS if info.get(k) is not None), None)
-        return cls(name, kind, size, mtime, _etag(info, size, mtime))
+        return cls(**describe(info, name))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -73,12 +85,10 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _etag(info: dict[str, Any], size: int, mtime: float | None) -> str:
-    """The backend's own tag when it has one, else one derived from size and mtime."""
+    """The backend's own tag when it has one, else, as nginx does, the modification
+    time (in microseconds) and the size in hex: unique per version of one file."""
     for key in _ETAG_KEYS:
         value = info.get(key)
         if isinstance(value, str) and value:
             return value if value.startswith('"') else f'"{value}"'
-    # surrogatepass: a file name that is not UTF-8 on disk still has a tag
-    key = f"{info.get('name')}|{size}|{mtime!r}".encode("utf-8", "surrogatepass")
-    digest = hashlib.sha1(key).hexdigest()[:20]
-    return f'"{digest}"'
+    return f'"{0 if mtime is None else round(mtime * 1_000_000):x}-{size:x}"'

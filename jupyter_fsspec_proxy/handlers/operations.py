@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..metadata import FileMeta
+from ..metadata import FileMeta, describe
 from ..paths import is_within
+from ..sources import Source
 from .base import ProxyHandler
 
 
@@ -22,15 +25,25 @@ class ListHandler(ProxyHandler):
         detail = self.bool_argument("detail", True)
         entries = await source.backend.ls(full, detail)
         if detail:
-            result = [
-                FileMeta.from_info(
-                    entry, f"{source.name}/{source.relative(entry['name'])}"
-                ).as_json()
-                for entry in entries
-            ]
+            names = client_names(source, full, [entry["name"] for entry in entries])
+            result: list[Any] = list(map(describe, entries, names))
         else:
-            result = [f"{source.name}/{source.relative(name)}" for name in entries]
+            result = client_names(source, full, entries)
         self.write_json(result)
+
+
+def client_names(source: Source, listed: str, paths: list[str]) -> list[str]:
+    """The names clients know for the backend ``paths`` of a listing of ``listed``:
+    the children's shared prefix is replaced once, not resolved for each entry."""
+    prefix = listed.rstrip("/") + "/"
+    relative = source.relative(listed)
+    named = f"{source.name}/{relative}/" if relative else f"{source.name}/"
+    return [
+        named + path[len(prefix) :]
+        if path.startswith(prefix)
+        else f"{source.name}/{source.relative(path)}"
+        for path in paths
+    ]
 
 
 class InfoHandler(ProxyHandler):
