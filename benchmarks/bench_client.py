@@ -1,6 +1,6 @@
 """Client benchmark: fsspec-proxy-client on CPython and in Pyodide (worker, main thread).
 
-    bash scripts/test.sh -k nothing   # once: builds the wheels and installs Chromium and Pyodide
+    bash scripts/setup.sh   # once: builds the wheels, installs Chromium and Pyodide
     python benchmarks/bench_client.py
 
 Starts the standalone proxy (run mode, token) serving a 64 MiB file and the
