@@ -113,12 +113,14 @@ def raw_http(all_servers: list, uploads: dict, rounds: int) -> dict[str, dict]:
     ).items():
         results[name]["list_1000_ms"] = ms
     for label in ("8MiB", "256MiB"):
-        count = rounds if label == "8MiB" else 1
+        count = rounds if label == "8MiB" else 2
+        # Each server replaces a file of its own: a server truncating the file another
+        # has just written would drop that server's pages before they reach the disk.
         for name, mb_s in h.alternate_best(
             count,
             all_servers,
-            lambda s, source=uploads[label], name=f"received-{label}.bin": h.upload_mb_s(
-                s, source, name
+            lambda s, source=uploads[label], label=label: h.upload_mb_s(
+                s, source, f"received-{label}-{s.port}.bin"
             ),
         ).items():
             results[name][f"upload_{label}_MB_s"] = mb_s
@@ -129,7 +131,7 @@ def raw_http(all_servers: list, uploads: dict, rounds: int) -> dict[str, dict]:
         with PeakRSS(server.pid) as serving:
             received, _ = h.stream_read(server, "huge.bin", cap)
         with PeakRSS(server.pid) as receiving:
-            h.upload_mb_s(server, uploads["1GiB"], "received-1GiB.bin")
+            h.upload_mb_s(server, uploads["1GiB"], f"received-1GiB-{server.port}.bin")
         results[server.name]["rss_serving_1GiB_MiB"] = serving.growth_mib
         results[server.name]["rss_receiving_1GiB_MiB"] = receiving.growth_mib
         if received < HUGE:
@@ -157,14 +159,14 @@ def client_level(proxy: servers.Server, static: servers.Server, uploads: dict, r
             row["cat_file_x100_ms"] = min(
                 row.get("cat_file_x100_ms", 1e9), clientbench.cat_each_ms(side, BATCH)
             )
-    for name, side in sides.items():
+    for number, (name, side) in enumerate(sides.items()):
         if name.startswith("fsspec-proxy"):
             results[name]["ls_1000_ms"] = min(
                 clientbench.ls_ms(side, LISTED) for _ in range(rounds)
             )
-        for label in ("8MiB", "256MiB"):
+        for label in ("8MiB", "256MiB"):  # a file of each side's own, as in raw_http
             results[name][f"put_{label}_MB_s"] = clientbench.put_mb_s(
-                side, uploads[label], f"client-{label}.bin"
+                side, uploads[label], f"client-{label}-{number}.bin"
             )
     return results
 

@@ -86,3 +86,17 @@ def test_the_start_up_log_describes_a_file_proxy(tmp_path):
     assert "fsspec-proxy" in log and "serves the sources 'Local'" in log
     for notebook_words in ("Serving notebooks", "run code", "kernels (twice"):
         assert notebook_words not in log, notebook_words
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_access_lines_for_successes_show_at_debug_level_only(tmp_path, level):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("a")
+    with standalone(tmp_path, "run", "--IdentityProvider.token=t", f"--log-level={level}") as proxy:
+        ok, _ = proxy.request("GET", "files/Local/a.txt", headers={"Authorization": "token t"})
+        missing, _ = proxy.request("GET", "files/Local/b.txt", headers={"Authorization": "token t"})
+    assert (ok.status, missing.status) == (200, 404)
+    log = proxy.log.read_text()
+    assert "404 GET /fsspec-proxy/files/Local/b.txt" in log  # a warning at any level
+    assert ("200 GET /fsspec-proxy/files/Local/a.txt" in log) is (level == "DEBUG")
+    assert ("Accepting token-authenticated request" in log) is (level == "DEBUG")
