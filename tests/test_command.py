@@ -92,7 +92,8 @@ def test_the_start_up_log_describes_a_file_proxy(tmp_path):
 def test_access_lines_for_successes_show_at_debug_level_only(tmp_path, level):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.txt").write_text("a")
-    with standalone(tmp_path, "run", "--IdentityProvider.token=t", f"--log-level={level}") as proxy:
+    levels = (f"--log-level={level}", f"--FsspecProxy.log_level={level}")
+    with standalone(tmp_path, "run", "--IdentityProvider.token=t", *levels) as proxy:
         ok, _ = proxy.request("GET", "files/Local/a.txt", headers={"Authorization": "token t"})
         missing, _ = proxy.request("GET", "files/Local/b.txt", headers={"Authorization": "token t"})
     assert (ok.status, missing.status) == (200, 404)
