@@ -196,3 +196,13 @@ async def test_source_root_cannot_be_written_or_deleted(proxy):
     deleted = await proxy("files", "Local", "", method="DELETE", params={"recursive": "true"})
     assert deleted.code == 400
     assert (await put(proxy, "Local", "", b"x")).code == 400
+
+
+async def test_files_are_sandboxed_never_pages_of_the_server(proxy):
+    await put(proxy, "Local", "page.html", b"<script>fetch('/api/contents')</script>")
+    served = await proxy("files", "Local", "page.html")
+    missing = await proxy("files", "Local", "nothing.html")
+    assert (served.code, missing.code) == (200, 404)
+    for answer in (served, missing):
+        assert answer.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
+from tornado.httputil import format_timestamp
 from tornado.web import HTTPError, stream_request_body
 
 from ..backend import S3Backend, Upload
@@ -44,6 +45,8 @@ class FileHandler(ProxyHandler):
     """Read a file with ranges and validators; write it by streamed, atomic PUT."""
 
     upload: Upload | None = None
+    #: A file's bytes are never a page of this server, errors included.
+    content_security_policy = "sandbox; default-src 'none'"
 
     @property
     def max_body(self) -> int:
@@ -103,7 +106,6 @@ class FileHandler(ProxyHandler):
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
         try:
             span = parse_range(self._range_header(meta), meta.size)
         except Unsatisfiable:
@@ -125,8 +127,8 @@ class FileHandler(ProxyHandler):
     def _set_validators(self, meta: FileMeta) -> None:
         self.set_header("ETag", meta.etag)
         self.set_header("Cache-Control", "no-cache")
-        if meta.last_modified is not None:
-            self.set_header("Last-Modified", meta.last_modified)
+        if meta.mtime is not None:
+            self.set_header("Last-Modified", format_timestamp(meta.mtime))
 
     def _precondition_failed(self, meta: FileMeta) -> bool:
         headers = self.request.headers
