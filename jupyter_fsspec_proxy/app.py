@@ -209,7 +209,7 @@ class FsspecProxy(ExtensionApp):
 
     def _describe_standalone(self) -> None:
         """Log what this server is: a file proxy, not a notebook server."""
-        standalone_logs.install(self.serverapp, self.log)
+        standalone_logs.install(self.serverapp, self.log, self.settings)
         names = ", ".join(repr(s["name"]) for s in self.manager.registry.describe()) or "none"
         self.log.info(
             "fsspec-proxy %s (mode %s) serves the sources %s at %sfsspec-proxy/ (its app: "

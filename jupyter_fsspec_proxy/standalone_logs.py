@@ -12,13 +12,14 @@ from jupyter_server.serverapp import ServerApp
 from tornado.log import access_log
 
 
-def install(serverapp: ServerApp, extension_log: Any) -> None:
-    """Drop Jupyter's notebook-server lines; build a record only if it is shown."""
+def install(serverapp: ServerApp, extension_log: Any, settings: dict[str, Any]) -> None:
+    """Drop Jupyter's notebook-server lines; build a record only if it is shown.
+    ``settings`` are the extension's, which Jupyter merges into the web app's."""
     serverapp.log.addFilter(NotebookServerLines())
     for logger in (extension_log, serverapp.log):
         skip_unshown_records(logger)
     record_metrics = serverapp.record_http_request_metrics
-    serverapp.web_app.settings["log_function"] = partial(
+    settings["log_function"] = partial(
         log_request_if_shown, record_prometheus_metrics=record_metrics
     )
 
