@@ -573,6 +573,8 @@ class S3Upload(Upload):
         self._ended = True
         self._buffer = bytearray()
         for part in self._parts:
+            if part.done() and not part.cancelled():
+                part.exception()  # seen: a failed part was answered already
             part.cancel()
         upload_id, self._upload_id = self._upload_id, None
         if upload_id is not None:
