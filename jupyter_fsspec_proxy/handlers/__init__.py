@@ -29,21 +29,21 @@ def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
     lite = [
         (f"{PREFIX}/lite/(.*)", SiteHandler, {"path": lite_dir, "default_filename": "index.html"})
     ]
-    return [
+    return [  # none overlaps but the last: the busiest first, as tornado tries them in order
+        (f"{PREFIX}/files/{PATH}", FileHandler),
+        (f"{PREFIX}/api/ranges", RangesHandler),
+        (f"{PREFIX}/api/ls/{PATH}", ListHandler),
+        (f"{PREFIX}/api/info/{PATH}", InfoHandler),
         (f"{PREFIX}/api", IndexHandler),
         (f"{PREFIX}/api/sources", SourcesHandler),
         (f"{PREFIX}/api/xsrf", XsrfHandler),
         (f"{PREFIX}/api/openapi.json", OpenAPIHandler),
         (f"{PREFIX}/api/reload", ReloadHandler),
         (f"{PREFIX}/api/config", ConfigHandler),
-        (f"{PREFIX}/api/ranges", RangesHandler),
-        (f"{PREFIX}/api/ls/{PATH}", ListHandler),
-        (f"{PREFIX}/api/info/{PATH}", InfoHandler),
         (f"{PREFIX}/api/exists/{PATH}", ExistsHandler),
         (f"{PREFIX}/api/mkdir/{PATH}", MkdirHandler),
         (f"{PREFIX}/api/copy/{PATH}", TransferHandler, {"operation": "copy"}),
         (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
-        (f"{PREFIX}/files/{PATH}", FileHandler),
         (f"{PREFIX}/client/all.json", PipliteIndexHandler),
         (f"{PREFIX}/client/simple/", SimpleIndexHandler),
         (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
