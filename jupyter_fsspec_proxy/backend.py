@@ -482,27 +482,43 @@ class S3Upload(Upload):
         super().__init__(backend, target)
         self.bucket, self.key, _ = backend.fs.split_path(target)
         self.content_type = mimetypes.guess_type(target)[0] or "application/octet-stream"
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []  # received, not sent yet
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[asyncio.Task[dict[str, Any]]] = []
         self._ended = False
 
     def write(self, data: bytes) -> Awaitable[None] | None:
-        self._buffer += data
+        self._chunks.append(data)
+        self._buffered += len(data)
         self.received += len(data)
-        return self._send_parts() if len(self._buffer) >= self._part_size else None
+        return self._send_parts() if self._buffered >= self._part_size else None
 
     @property
     def _part_size(self) -> int:
         return PART_SIZE << (len(self._parts) // PARTS_PER_SIZE)
 
     async def _send_parts(self, last: bool = False) -> None:
-        while len(self._buffer) >= self._part_size or (last and self._buffer):
-            size = self._part_size
-            with memoryview(self._buffer) as view:
-                body = bytes(view[:size])
-            del self._buffer[:size]
-            await self._send_part(body)
+        """Send what is buffered as one part (parts may differ in size) once it has
+        a part's worth, or, with ``last``, whatever is left."""
+        if self._buffered >= self._part_size or (last and self._buffered):
+            await self._wait_for_a_slot()  # reading from the client waits meanwhile
+            await self._send_part(self._take_buffered())
+
+    def _take_buffered(self) -> bytes:
+        body = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        return body
+
+    async def _wait_for_a_slot(self) -> None:
+        """Return once fewer than :data:`PARTS_IN_FLIGHT` parts are being sent; a
+        failed part fails the upload now."""
+        sending = [part for part in self._parts if not part.done()]
+        if len(sending) >= PARTS_IN_FLIGHT:
+            await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+        for part in self._parts:
+            if part.done():
+                part.result()
 
     async def _send_part(self, body: bytes) -> None:
         if self._upload_id is None:
@@ -516,12 +532,6 @@ class S3Upload(Upload):
             if self._ended:  # the request ended while the upload was being created
                 self.abort()
                 return
-        sending = [part for part in self._parts if not part.done()]
-        if len(sending) >= PARTS_IN_FLIGHT:
-            await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
-        for part in self._parts:
-            if part.done():
-                part.result()  # a failed part fails the upload now
         number = len(self._parts) + 1
         params = {"Bucket": self.bucket, "Key": self.key, "UploadId": self._upload_id}
         self._parts.append(
@@ -546,7 +556,7 @@ class S3Upload(Upload):
                         "put_object",
                         Bucket=self.bucket,
                         Key=self.key,
-                        Body=bytes(self._buffer),
+                        Body=self._take_buffered(),
                         ContentType=self.content_type,
                         **match,
                     )
@@ -571,7 +581,7 @@ class S3Upload(Upload):
     def abort(self) -> None:
         """Stop sending parts and abort the multipart upload, if there is one."""
         self._ended = True
-        self._buffer = bytearray()
+        self._chunks, self._buffered = [], 0
         for part in self._parts:
             if part.done() and not part.cancelled():
                 part.exception()  # seen: a failed part was answered already

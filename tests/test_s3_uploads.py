@@ -57,7 +57,7 @@ def staged_files() -> list[Path]:
 
 def test_a_large_upload_streams_as_parts_and_appears_only_when_complete(s3_proxy):
     proxy, s3, prefix = s3_proxy
-    size = 40 * MiB
+    size = 96 * MiB
     assert proxy.request("GET", "api/ls/S3")[0].status == 200  # the S3 client is loaded
     with PeakRSS(proxy.process.pid) as memory:
         connection = start_put(proxy, "big.csv", size)
@@ -73,7 +73,8 @@ def test_a_large_upload_streams_as_parts_and_appears_only_when_complete(s3_proxy
             connection.send(PIECE)
         response = connection.getresponse()
         assert response.status == 201, response.read()
-    assert memory.growth_mib < 48, f"the server grew {memory.growth_mib:.0f} MiB for 40 MiB"
+    # three 8 MiB parts at most, and the copies of the HTTP client that sends them
+    assert memory.growth_mib < 64, f"the server grew {memory.growth_mib:.0f} MiB for 96 MiB"
     s3.invalidate_cache()
     assert s3.cat(f"{prefix}/big.csv") == PIECE * (size // MiB)
     assert s3.info(f"{prefix}/big.csv")["ContentType"] == "text/csv"
