@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from standalone_harness import standalone
 
+from jupyter_fsspec_proxy.config import parse_yaml
+
 DOCS = Path(__file__).parents[1] / "docs"
 STARTS = ("jupyter fsspec-proxy", "pip install")  # done by the harness, as in the doc
 
@@ -70,3 +72,15 @@ def test_quickstart_client_from_the_proxys_own_index(scratch_config, tmp_path):
             timeout=120,
         )  # fmt: skip
     assert list(target.glob("fsspec_proxy_client-*.dist-info"))
+
+
+@pytest.mark.parametrize("page", ["configuration.md", "access.md"])
+def test_the_source_configs_in_the_docs_are_valid(page):
+    configs = [
+        text
+        for text in re.findall(r"```yaml\n(.*?)```", (DOCS / page).read_text(), re.S)
+        if text.startswith("sources:")
+    ]
+    assert configs
+    for text in configs:
+        assert parse_yaml(text, page)
