@@ -30,6 +30,7 @@ from .metadata import FileMeta
 
 log = logging.getLogger(__name__)
 THREADS_PER_SOURCE = 8
+MAX_OFFSET = 2**63  # no file is longer; larger offsets overflow the OS's
 #: S3 uploads: bytes per part (S3's minimum is 5 MiB), and parts sent at once.
 PART_SIZE = 8 * 2**20
 PARTS_IN_FLIGHT = 2
@@ -114,6 +115,8 @@ class Backend:
     ) -> AsyncIterator[bytes]:
         """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None),
         through ``reader`` if one is open (its owner closes it)."""
+        if start >= MAX_OFFSET:
+            raise self.translate(ValueError(f"Offset {start} is beyond any file's size"))
         timed = self.reads_can_wait
         handle = reader if reader is not None else await self._guard(self._open_reader(path), timed)
         try:
@@ -356,8 +359,6 @@ class LocalBackend(ThreadedBackend):
         return self.local.open_read_fd(path)
 
     async def _read_at(self, fd: int, pos: int, size: int) -> bytes:
-        if pos >= 2**63:
-            raise ValueError(f"Offset {pos} is beyond any file's size")
         return os.pread(fd, size, pos)
 
     async def close_reader(self, fd: int) -> None:

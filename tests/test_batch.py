@@ -58,12 +58,13 @@ async def test_many_ranges_of_many_files_in_one_response(proxy, source):
     assert results[12]["status"] == 404
 
 
-async def test_absurd_offsets_fail_one_range_not_the_batch(proxy):
-    await proxy("files", "Local", "f.bin", method="PUT", body=DATA)
+@pytest.mark.parametrize("source", ["Local", "Scratch"])
+async def test_absurd_offsets_fail_one_range_not_the_batch(proxy, source):
+    await proxy("files", source, "f.bin", method="PUT", body=DATA)
     items = [
-        {"path": "Local/f.bin", "start": 10**30, "end": None},
-        {"path": "Local/f.bin", "start": -(10**30), "end": 3},
-        {"path": "Local/f.bin", "start": 10**30, "end": 10**30 + 5},
+        {"path": f"{source}/f.bin", "start": 10**30, "end": None},
+        {"path": f"{source}/f.bin", "start": -(10**30), "end": 3},
+        {"path": f"{source}/f.bin", "start": 10**30, "end": 10**30 + 5},
     ]
     results = parse_frames((await ranges(proxy, items)).body)
     assert results[0]["status"] == 400
