@@ -233,13 +233,17 @@ class S3Backend(AsyncBackend):
         return S3Upload(self, target)
 
     async def call_s3(self, method: str, **params: Any) -> Any:
-        """One S3 API call with the timeout; a failed ``If-None-Match: *`` is 412."""
+        """One S3 API call, through :meth:`_guard` like every other call."""
+        return await self._guard(self._s3(method, params))
+
+    async def _s3(self, method: str, params: dict[str, Any]) -> Any:
+        """A failed ``If-None-Match: *`` is 412 (s3fs makes it FileExistsError)."""
         try:
-            return await asyncio.wait_for(self.fs._call_s3(method, **params), self.timeout)
+            return await self.fs._call_s3(method, **params)
         except Exception as exc:
             if "IfNoneMatch" in params and _refused_as_existing(exc):
-                exc = PreconditionFailed("The file already exists")
-            raise self.translate(exc) from None
+                raise PreconditionFailed("The file already exists") from None
+            raise
 
     async def presign(self, path: str, expires: int) -> str:
         """A URL that reads ``path`` without credentials for ``expires`` seconds."""
