@@ -135,8 +135,11 @@ def cpython(port: int) -> dict[str, float]:
 async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
     wheels = [f"{origin}/static/harness/wheels/{w.name}" for w in sorted(site.glob("wheels/*"))]
     settings = {
-        **{"url": f"{origin}/fsspec-proxy/", "token": TOKEN, "size": SIZE},
-        **{"ranges": RANGES, "rounds": ROUNDS},
+        "url": f"{origin}/fsspec-proxy/",
+        "token": TOKEN,
+        "size": SIZE,
+        "ranges": RANGES,
+        "rounds": ROUNDS,
     }
     results = {}
     async with chromium() as browser:

@@ -71,7 +71,7 @@ def fetch_now(method: str, url: str, headers: dict[str, str] | None, body: Body)
 
     options: dict = {"method": method, "headers": headers or {}}
     if body is not None:
-        options["body"] = to_js(memoryview(body if isinstance(body, bytes) else body.read()))
+        options["body"] = js_bytes(body)
     try:
         answer = run_sync(js.fetch(url, to_js(options, dict_converter=js.Object.fromEntries)))
         content = run_sync(answer.arrayBuffer()).to_bytes()
@@ -91,13 +91,17 @@ def open_request(method: str, url: str, headers: dict[str, str] | None, asynchro
 
 
 def send(xhr, body: Body) -> None:
-    from pyodide.ffi import to_js
-
     if body is None:
         xhr.send()
     else:
-        data = body if isinstance(body, bytes) else body.read()
-        xhr.send(to_js(memoryview(data)))
+        xhr.send(js_bytes(body))
+
+
+def js_bytes(body: Body):
+    """An upload body, read whole, as a JavaScript ``Uint8Array``."""
+    from pyodide.ffi import to_js
+
+    return to_js(memoryview(body if isinstance(body, bytes) else body.read()))
 
 
 def array_body(xhr) -> bytes:
