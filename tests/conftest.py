@@ -174,6 +174,11 @@ def raw(http_server_client, jp_base_url, jp_auth_header):
     return fetch
 
 
+def staged_uploads(*folders: Path) -> list[str]:
+    """The uploads still staged (or left behind) in ``folders``."""
+    return [p.name for folder in folders for p in folder.glob(".fsspec-proxy-upload-*")]
+
+
 def body_json(response) -> object:
     return json.loads(response.body)
 

@@ -34,6 +34,14 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
             time.sleep(0.05)
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
+    """Return once ``condition()`` is true; fail, saying ``what``, after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
     """Terminate, and kill what does not stop within ``timeout`` seconds."""
     process.terminate()

@@ -14,7 +14,7 @@ import psutil
 import pytest
 import s3fs
 import yaml
-from conftest import dead_s3_kwargs, s3_kwargs
+from conftest import dead_s3_kwargs, s3_kwargs, staged_uploads
 from moto.server import ThreadedMotoServer
 from processes import free_port
 from relay import Relay
@@ -22,10 +22,6 @@ from standalone_harness import standalone
 
 MiB = 2**20
 BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
-
-
-def staged_uploads(*folders: Path) -> list[str]:
-    return [p.name for folder in folders for p in folder.glob(".fsspec-proxy-upload-*")]
 
 
 def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import s3fs
 import yaml
-from conftest import s3_kwargs
-from processes import PeakRSS
+from conftest import s3_kwargs, staged_uploads
+from processes import PeakRSS, wait_until
 from standalone_harness import Proxy, standalone
 
 MiB = 2**20
@@ -44,17 +44,6 @@ def in_progress(s3: s3fs.S3FileSystem, prefix: str) -> list[str]:
     return [u["Key"] for u in uploads if u["Key"].startswith(prefix.split("/", 1)[1])]
 
 
-def wait_until(condition, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
-
-
-def staged_files() -> list[Path]:
-    return list(Path(tempfile.gettempdir()).glob(".fsspec-proxy-upload-*"))
-
-
 def test_a_large_upload_streams_as_parts_and_appears_only_when_complete(s3_proxy):
     proxy, s3, prefix = s3_proxy
     size = 96 * MiB
@@ -66,7 +55,7 @@ def test_a_large_upload_streams_as_parts_and_appears_only_when_complete(s3_proxy
         # Parts are already in S3, not on the server's disk, and no object exists yet.
         wait_until(lambda: in_progress(s3, prefix) == [f"{prefix.split('/', 1)[1]}/big.csv"],
                    "a multipart upload is in progress")  # fmt: skip
-        assert staged_files() == []
+        assert staged_uploads(Path(tempfile.gettempdir())) == []
         assert not s3.exists(f"{prefix}/big.csv")
 
         for _ in range(size // MiB - 24):
