@@ -13,20 +13,26 @@ and the daemon is a child process stopped at the end of the session.
 from __future__ import annotations
 
 import getpass
+import http.client
+import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import fsspec
 import pytest
+import yaml
 from fsspec.spec import AbstractFileSystem
 from processes import free_port, stop, wait_for_port
+from standalone_harness import Proxy, standalone
 
 HERE = Path(__file__).parent
 LOCAL_SECRET = "SENTINEL-UNUSED-SECRET-2a91f0"
@@ -227,8 +233,6 @@ def sftp_filesystem(server: SSHServer) -> AbstractFileSystem:
 
 @pytest.fixture(scope="session")
 def webdav_url(tmp_path_factory) -> Iterator[str]:
-    import yaml
-
     home = tmp_path_factory.mktemp("wsgidav")
     (home / "data").mkdir()
     port = free_port()
@@ -406,3 +410,80 @@ def make_store(name: str, request: pytest.FixtureRequest) -> Store:
             writer=lambda: (local, str(server.root / area)),
         )
     raise ValueError(f"No store named {name!r}")
+
+
+# -- a proxy in front of a store -----------------------------------------------------
+
+TOKEN = "store-proxy-token"
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+@dataclass
+class Served:
+    """A store behind its own proxy."""
+
+    store: Store
+    proxy: Proxy
+    fs: Any  # the proxy's client, fsspec's ``proxy`` protocol
+
+    def http(self, method: str, path: str, body: bytes | None = None, headers=None):
+        """One request on a connection of its own (safe from several threads):
+        (status, headers, body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
+        try:
+            connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        status, _, data = self.http(method, path, None if body is None else json.dumps(body))
+        assert status < 300, (status, data)
+        return json.loads(data)
+
+    def behind(self) -> tuple[Any, str]:
+        """The store's own filesystem and the path of source ``W``'s root in it."""
+        fs, root = self.store.behind_the_back()
+        return fs, f"{root}/w"
+
+    def stored(self, relpath: str) -> list[str]:
+        """The names in a folder of ``W`` as the store itself has them (memory: as the
+        proxy lists them, nothing else reaches it); [] for a missing folder."""
+        if self.store.own is None:
+            status, _, body = self.http("GET", f"api/ls/W/{quote(relpath)}?detail=false")
+            return [] if status == 404 else [p.rpartition("/")[2] for p in json.loads(body)]
+        fs, root = self.behind()
+        path = f"{root}/{relpath}" if relpath else root
+        fs.invalidate_cache()
+        if not fs.exists(path):
+            return []
+        return sorted(p.rstrip("/").rpartition("/")[2] for p in fs.ls(path, detail=False))
+
+    def create(self, relpath: str, data: bytes) -> None:
+        """A file in ``W``: uploaded through the proxy, or written where HTTP serves it."""
+        if self.store.writable:
+            status, _, body = self.http("PUT", f"files/W/{quote(relpath)}", data)
+            assert status == 201, body
+        else:
+            fs, root = self.behind()
+            fs.makedirs(f"{root}/{relpath}".rpartition("/")[0], exist_ok=True)
+            fs.pipe_file(f"{root}/{relpath}", data)
+
+    def writes(self) -> None:
+        if not self.store.writable:
+            pytest.skip(f"{self.store.name} is read-only (test_a_readonly_store_refuses_writes)")
+
+
+@contextmanager
+def serving(
+    store: Store, home: Path, sources: list[dict[str, Any]], env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """A standalone proxy (run mode, ``TOKEN``, debug log) serving ``sources``."""
+    (home / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    args = ("run", f"--IdentityProvider.token={TOKEN}", "--FsspecProxy.allow_reload=True",
+            "--ServerApp.log_level=DEBUG")  # fmt: skip
+    with standalone(home, *args, env=env) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}/fsspec-proxy/"
+        fs = fsspec.filesystem("proxy", endpoint_url=url, token=TOKEN, skip_instance_cache=True)
+        yield Served(store, proxy, fs)

@@ -16,19 +16,13 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import fsspec
 import pytest
-import yaml
-from standalone_harness import Proxy, standalone
-from stores import STORES, Store, make_store
+from stores import AUTH, STORES, Served, Store, make_store, serving
 
-TOKEN = "matrix-proxy-token"
-AUTH = {"Authorization": f"token {TOKEN}"}
 ME = getpass.getuser()
 
 
@@ -46,62 +40,6 @@ def with_wrong_secrets(value: Any, secrets: tuple[str, ...]) -> Any:
         for secret in secrets:
             value = value.replace(secret, wrong(secret))
     return value
-
-
-@dataclass
-class Served:
-    """A store behind its own proxy."""
-
-    store: Store
-    proxy: Proxy
-    fs: Any  # the proxy's client, fsspec's ``proxy`` protocol
-
-    def http(self, method: str, path: str, body: bytes | None = None, headers=None):
-        """One request on a connection of its own (safe from several threads):
-        (status, headers, body)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
-        try:
-            connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
-
-    def json(self, method: str, path: str, body: Any = None) -> Any:
-        status, _, data = self.http(method, path, None if body is None else json.dumps(body))
-        assert status < 300, (status, data)
-        return json.loads(data)
-
-    def behind(self) -> tuple[Any, str]:
-        """The store's own filesystem and the path of source ``W``'s root in it."""
-        fs, root = self.store.behind_the_back()
-        return fs, f"{root}/w"
-
-    def stored(self, relpath: str) -> list[str]:
-        """The names in a folder of ``W`` as the store itself has them (memory: as the
-        proxy lists them, nothing else reaches it); [] for a missing folder."""
-        if self.store.own is None:
-            status, _, body = self.http("GET", f"api/ls/W/{quote(relpath)}?detail=false")
-            return [] if status == 404 else [p.rpartition("/")[2] for p in json.loads(body)]
-        fs, root = self.behind()
-        fs.invalidate_cache()
-        if not fs.exists(f"{root}/{relpath}"):
-            return []
-        return sorted(p.rstrip("/").rpartition("/")[2] for p in fs.ls(f"{root}/{relpath}", False))
-
-    def create(self, relpath: str, data: bytes) -> None:
-        """A file in ``W``: uploaded through the proxy, or written where HTTP serves it."""
-        if self.store.writable:
-            status, _, body = self.http("PUT", f"files/W/{quote(relpath)}", data)
-            assert status == 201, body
-        else:
-            fs, root = self.behind()
-            fs.makedirs(f"{root}/{relpath}".rpartition("/")[0], exist_ok=True)
-            fs.pipe_file(f"{root}/{relpath}", data)
-
-    def writes(self) -> None:
-        if not self.store.writable:
-            pytest.skip(f"{self.store.name} is read-only (test_a_readonly_store_refuses_writes)")
 
 
 @pytest.fixture(scope="module", params=STORES)
@@ -124,14 +62,9 @@ def served(request, tmp_path_factory) -> Iterator[Served]:
         fs.makedirs(f"{root}/w", exist_ok=True)
         if not store.writable:
             fs.makedirs(f"{root}/home/{ME}", exist_ok=True)
-    (home / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
-    args = ("run", f"--IdentityProvider.token={TOKEN}", "--FsspecProxy.allow_reload=True",
-            "--ServerApp.log_level=DEBUG")  # fmt: skip
-    with standalone(home, *args) as proxy:
-        url = f"http://127.0.0.1:{proxy.port}/fsspec-proxy/"
-        fs = fsspec.filesystem("proxy", endpoint_url=url, token=TOKEN, skip_instance_cache=True)
-        yield Served(store, proxy, fs)
-    assert_no_secret_in(store, proxy.log.read_text(), "the proxy's log")
+    with serving(store, home, sources) as served:
+        yield served
+    assert_no_secret_in(store, served.proxy.log.read_text(), "the proxy's log")
 
 
 def assert_no_secret_in(store: Store, text: str, where: str) -> None:
