@@ -59,6 +59,14 @@ class SourceError(Exception):
         self.message = message
 
 
+class SourceChanged(SourceError):
+    """A file was replaced between its metadata and its bytes: reading it again
+    gives the new version whole (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "SourceChanged", "The file changed while it was being read")
+
+
 def known_status(exc: BaseException) -> int | None:
     """The HTTP status of an exception in the table (or a SourceError), else None."""
     if isinstance(exc, SourceError):

@@ -25,7 +25,7 @@ from ..auth import AUTH_RESOURCE
 from ..errors import PayloadTooLarge, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
-from ..sources import Source
+from ..sources import Source, SourceSet
 
 ALLOWED_HEADERS = (
     "accept, authorization, content-type, if-match, if-modified-since, if-none-match, "
@@ -159,9 +159,19 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if not hasattr(self, "_audit_path"):
             self._audit_path = path
             self.set_header("X-Request-Id", self.request_id)
-        source = self.manager.source(name, self.caller, write)
+        source = self.manager.source(name, self.caller, write, self.sources)
         relpath = clean_relpath(rest)
         return source, relpath, source.full_path(relpath)
+
+    _held: SourceSet | None = None
+
+    @property
+    def sources(self) -> SourceSet:
+        """The sources in force when this request first named one, held until it ends:
+        a reload meanwhile closes them only afterwards."""
+        if self._held is None:
+            self._held = self.manager.registry.hold()
+        return self._held
 
     @property
     def request_id(self) -> str:
@@ -278,6 +288,9 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     received_bytes = 0
 
     def on_finish(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.let_go()
         if hasattr(self, "_audit_path") and self.manager.audit.active:
             self._audit()
         if self.manager.unsecured and self.get_status() < 400:  # failures: Jupyter's line

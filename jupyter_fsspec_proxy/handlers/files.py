@@ -13,6 +13,7 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..backend import S3Backend, Upload
 from ..conditions import WriteConditions, etag_matches
+from ..errors import SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
@@ -74,14 +75,23 @@ class FileHandler(ProxyHandler):
         await self._send(path, include_body=False)
 
     async def _send(self, path: str, include_body: bool) -> None:
+        """Answer from fresh metadata; a file replaced between its metadata and its
+        bytes (before any byte was sent) is answered again as it is now."""
         source, relpath, full = self.locate(path)
-        info, reader = await source.backend.open_to_read(full)
-        try:
-            meta = FileMeta.from_info(info, relpath)
-            await self._answer(path, meta, include_body, source, full, reader)
-        finally:
-            if reader is not None:
-                await source.backend.close_reader(reader)
+        for attempt in (1, 2):
+            info, reader = await source.backend.open_to_read(full)
+            try:
+                meta = FileMeta.from_info(info, relpath)
+                await self._answer(path, meta, include_body, source, full, reader)
+                return
+            except SourceChanged:
+                if attempt == 2 or self._headers_written:
+                    raise
+                self.clear_header("Content-Range")
+                self.set_status(200)
+            finally:
+                if reader is not None:
+                    await source.backend.close_reader(reader)
 
     async def _answer(
         self, path: str, meta: FileMeta, include_body: bool, source: Source, full: str, reader: Any
@@ -116,9 +126,10 @@ class FileHandler(ProxyHandler):
             self.set_header("Content-Range", span.content_range(meta.size))
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            async for chunk in source.backend.read(
-                full, start, end, self.manager.settings.chunk_size, reader
-            ):
+            chunks = source.backend.read(
+                full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+            )
+            async for chunk in chunks:
                 if self._write_buffer:  # the previous chunk leaves before the next is kept
                     await self.flush()
                 self.write(chunk)
