@@ -23,6 +23,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
+from .budget import UNLIMITED, ByteBudget
 from .conditions import WriteConditions
 from .confined import STAGED_PREFIX, ConfinedRoot, StagedFile, is_staged
 from .errors import PreconditionFailed, SourceChanged, SourceError, translate
@@ -53,9 +54,12 @@ class Backend:
         secrets: Iterable[str],
         root: str = "",
         name: str = "",
+        upload_budget: ByteBudget | None = None,
     ) -> None:
         self.fs = fs
         self.timeout = timeout
+        #: the memory that uploads of the whole process may buffer
+        self.upload_budget = upload_budget or ByteBudget(UNLIMITED, 0)
         self.secrets = frozenset(secrets)
         self.root, self.name = root, name  # to name paths in messages as clients do
         self._commit_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -64,7 +68,12 @@ class Backend:
 
     @staticmethod
     def for_filesystem(
-        fs: AbstractFileSystem, timeout: float, secrets: Iterable[str], root: str, name: str
+        fs: AbstractFileSystem,
+        timeout: float,
+        secrets: Iterable[str],
+        root: str,
+        name: str,
+        upload_budget: ByteBudget | None = None,
     ) -> Backend:
         """The kind of backend that suits ``fs``."""
         if isinstance(fs, LocalFileSystem):
@@ -73,7 +82,7 @@ class Backend:
             kind = S3Backend if hasattr(fs, "_call_s3") else AsyncBackend
         else:
             kind = ThreadedBackend
-        return kind(fs, timeout, secrets, root, name)
+        return kind(fs, timeout, secrets, root, name, upload_budget)
 
     def translate(self, exc: BaseException) -> SourceError:
         return translate(exc, self.secrets, self.root, self.name)
@@ -567,11 +576,33 @@ class S3Upload(Upload):
         self._upload_id: str | None = None
         self._parts: list[asyncio.Task[dict[str, Any]]] = []
         self._ended = False
+        self._may_wait = backend.upload_budget.wait  # seconds left to wait for memory
 
     def write(self, data: bytes) -> Awaitable[None] | None:
+        """Buffer ``data`` within the process's upload memory (waiting for room if
+        other uploads hold it all); send a part once one is full."""
+        self.received += len(data)
+        if not self.backend.upload_budget.try_take(len(data)):
+            return self._buffer_when_taken(data)
+        return self._buffer(data)
+
+    async def _buffer_when_taken(self, data: bytes) -> None:
+        """Wait for room, at most the budget's ``wait`` over the whole upload."""
+        started = time.monotonic()
+        try:
+            await self.backend.upload_budget.take(len(data), self._may_wait)
+        finally:
+            self._may_wait -= time.monotonic() - started
+        sending = self._buffer(data)
+        if sending is not None:
+            await sending
+
+    def _buffer(self, data: bytes) -> Awaitable[None] | None:
+        if self._ended:  # aborted while waiting for room
+            self.backend.upload_budget.give_back(len(data))
+            return None
         self._chunks.append(data)
         self._buffered += len(data)
-        self.received += len(data)
         return self._send_parts() if self._buffered >= self._part_size else None
 
     @property
@@ -601,24 +632,33 @@ class S3Upload(Upload):
                 part.result()
 
     async def _send_part(self, body: bytes) -> None:
-        if self._upload_id is None:
-            created = await self.backend.call_s3(
-                "create_multipart_upload",
-                Bucket=self.bucket,
-                Key=self.key,
-                ContentType=self.content_type,
-            )
-            self._upload_id = created["UploadId"]
-            if self._ended:  # the request ended while the upload was being created
-                self.abort()
-                return
+        """Send ``body`` as the next part; its memory goes back to the budget once the
+        part is sent, has failed or was cancelled."""
+        budget = self.backend.upload_budget
+        try:
+            if self._upload_id is None:
+                created = await self.backend.call_s3(
+                    "create_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    ContentType=self.content_type,
+                )
+                self._upload_id = created["UploadId"]
+        except BaseException:
+            budget.give_back(len(body))
+            raise
+        if self._ended:  # the request ended while the upload was being created
+            budget.give_back(len(body))
+            self.abort()
+            return
         number = len(self._parts) + 1
         params = {"Bucket": self.bucket, "Key": self.key, "UploadId": self._upload_id}
-        self._parts.append(
-            asyncio.ensure_future(
-                self.backend.call_s3("upload_part", PartNumber=number, Body=body, **params)
-            )
+        part = asyncio.ensure_future(
+            self.backend.call_s3("upload_part", PartNumber=number, Body=body, **params)
         )
+        size = len(body)
+        part.add_done_callback(lambda _: budget.give_back(size))
+        self._parts.append(part)
 
     async def commit(self, conditions: WriteConditions, name: str) -> None:
         """Send what is left, then create the object if its conditions hold: S3
@@ -632,14 +672,18 @@ class S3Upload(Upload):
                 if conditions.any and not conditions.create_only:
                     conditions.verify(await backend.meta(self.target, name))
                 if self._upload_id is None:
-                    await backend.call_s3(
-                        "put_object",
-                        Bucket=self.bucket,
-                        Key=self.key,
-                        Body=self._take_buffered(),
-                        ContentType=self.content_type,
-                        **match,
-                    )
+                    body = self._take_buffered()
+                    try:
+                        await backend.call_s3(
+                            "put_object",
+                            Bucket=self.bucket,
+                            Key=self.key,
+                            Body=body,
+                            ContentType=self.content_type,
+                            **match,
+                        )
+                    finally:
+                        backend.upload_budget.give_back(len(body))
                 else:
                     parts = [
                         {"PartNumber": number, "ETag": part["ETag"]}
@@ -660,6 +704,7 @@ class S3Upload(Upload):
     def abort(self) -> None:
         """Stop sending parts and abort the multipart upload, if there is one."""
         self._ended = True
+        self.backend.upload_budget.give_back(self._buffered)
         self._chunks, self._buffered = [], 0
         for part in self._parts:
             if part.done() and not part.cancelled():

@@ -28,12 +28,17 @@ class PayloadTooLarge(ValueError):
     """A request body over its limit: 413."""
 
 
+class Busy(RuntimeError):
+    """The server holds as much as it may of what the request needs: 503, retry later."""
+
+
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (NoSuchSource, 404),
     (SourceUnavailable, 503),
     (PreconditionFailed, 412),
     (PayloadTooLarge, 413),
+    (Busy, 503),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),

@@ -14,6 +14,7 @@ from traitlets.config import LoggingConfigurable
 
 from .access import Caller, user_segment
 from .audit import AuditLog
+from .budget import ByteBudget
 from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
 from .errors import NoSuchSource, SourceUnavailable
 from .posted import check_posted, parse_posted
@@ -39,6 +40,10 @@ class Settings:
     max_upload_size: int = 10 * 1024 * MiB
     max_json_body: int = 16 * MiB
     upload_timeout: float = 3600.0
+    upload_idle_timeout: float = 120.0
+    upload_memory: int = 128 * MiB
+    readahead_memory: int = 64 * MiB
+    send_timeout: float = 120.0
     backend_timeout: float = 60.0
     audit_log: str = ""
     shared_token_user: str = ""
@@ -57,7 +62,11 @@ class ProxyManager(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.registry = SourceRegistry(self.log, self.settings.backend_timeout)
+        settings = self.settings
+        #: what uploads (S3 parts being filled) and batched read-ahead may hold in memory
+        self.upload_budget = ByteBudget(settings.upload_memory, settings.upload_idle_timeout)
+        self.readahead_budget = ByteBudget(settings.readahead_memory, 0)
+        self.registry = SourceRegistry(self.log, settings.backend_timeout, self.upload_budget)
         self.audit = AuditLog(self.settings.audit_log)
         #: who a server's own token or password stands for (it names no one)
         self.shared_token_caller = Caller(self.settings.shared_token_user or getpass.getuser())

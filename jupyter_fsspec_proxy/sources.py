@@ -18,6 +18,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .access import USERNAME
 from .backend import Backend
+from .budget import ByteBudget
 from .config import SourceSpec
 from .errors import NoSuchSource, scrub, secret_strings
 
@@ -73,7 +74,9 @@ class Source:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else path
 
 
-def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source:
+def open_source(
+    spec: SourceSpec, timeout: float, log: logging.Logger, upload_budget: ByteBudget | None = None
+) -> Source:
     """Instantiate a source's filesystem; failures make it unavailable, not fatal."""
     protocol = split_protocol(spec.path)[0] or "file"
     secrets = secret_strings(spec.kwargs)
@@ -92,7 +95,7 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
         log.warning("Source %r is unavailable: %s", spec.name, reason)
         return Source(spec, protocol, "", None, reason)
     log.info("Source %r serves %s://%s", spec.name, protocol, root)
-    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name)
+    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name, upload_budget)
     return Source(spec, protocol, root, backend)
 
 
@@ -170,14 +173,18 @@ class SourceSet:
 class SourceRegistry:
     """The sources in force, and those replaced but still used by requests."""
 
-    def __init__(self, log: logging.Logger, timeout: float) -> None:
+    def __init__(
+        self, log: logging.Logger, timeout: float, upload_budget: ByteBudget | None = None
+    ) -> None:
         self.log = log
         self.timeout = timeout
+        self.upload_budget = upload_budget
         self.current = SourceSet({})
         self._live: set[SourceSet] = {self.current}
 
     def _build(self, specs: Iterable[SourceSpec]) -> SourceSet:
-        return SourceSet({spec.name: open_source(spec, self.timeout, self.log) for spec in specs})
+        budget = self.upload_budget
+        return SourceSet({s.name: open_source(s, self.timeout, self.log, budget) for s in specs})
 
     def replace(self, specs: Iterable[SourceSpec]) -> None:
         """Build the sources (at start, before the loop serves anything)."""
