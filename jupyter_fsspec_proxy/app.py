@@ -130,6 +130,30 @@ class FsspecProxy(ExtensionApp):
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
     )
     upload_timeout = Float(3600.0, config=True, help="Seconds allowed to receive one upload.")
+    upload_idle_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds an upload may send nothing before it is cut off (408, nothing
+        kept); also how long an upload waits for upload_memory before a 503.""",
+    )
+    upload_memory = Int(
+        128 * MiB,
+        config=True,
+        help="""Bytes that all uploads together may hold in memory (S3 parts being
+        filled); an upload beyond it waits, then gets 503 with Retry-After.""",
+    )
+    readahead_memory = Int(
+        64 * MiB,
+        config=True,
+        help="""Bytes that all api/ranges requests together may read ahead of what their
+        clients have received; beyond it, ranges are read one at a time.""",
+    )
+    send_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds a client may take to accept the next chunk of an answer before
+        its connection is closed (a client that stops reading holds memory).""",
+    )
     backend_timeout = Float(
         60.0, config=True, help="Seconds one backend call may take before a 504."
     )

@@ -28,12 +28,17 @@ class PayloadTooLarge(ValueError):
     """A request body over its limit: 413."""
 
 
+class Busy(RuntimeError):
+    """The server holds as much as it may of what the request needs: 503, retry later."""
+
+
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (NoSuchSource, 404),
     (SourceUnavailable, 503),
     (PreconditionFailed, 412),
     (PayloadTooLarge, 413),
+    (Busy, 503),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),
@@ -57,6 +62,14 @@ class SourceError(Exception):
         self.status_code = status
         self.error = error
         self.message = message
+
+
+class SourceChanged(SourceError):
+    """A file was replaced between its metadata and its bytes: reading it again
+    gives the new version whole (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "SourceChanged", "The file changed while it was being read")
 
 
 def known_status(exc: BaseException) -> int | None:

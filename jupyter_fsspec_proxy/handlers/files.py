@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import email.utils
 import sys
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado.httputil import format_timestamp
+from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, stream_request_body
 
 from ..backend import S3Backend, Upload
 from ..conditions import WriteConditions, etag_matches
+from ..errors import SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
@@ -45,6 +48,7 @@ class FileHandler(ProxyHandler):
     """Read a file with ranges and validators; write it by streamed, atomic PUT."""
 
     upload: Upload | None = None
+    _idle_timer: object | None = None
     #: A file's bytes are never a page of this server, errors included.
     content_security_policy = "sandbox; default-src 'none'"
 
@@ -74,14 +78,23 @@ class FileHandler(ProxyHandler):
         await self._send(path, include_body=False)
 
     async def _send(self, path: str, include_body: bool) -> None:
+        """Answer from fresh metadata; a file replaced between its metadata and its
+        bytes (before any byte was sent) is answered again as it is now."""
         source, relpath, full = self.locate(path)
-        info, reader = await source.backend.open_to_read(full)
-        try:
-            meta = FileMeta.from_info(info, relpath)
-            await self._answer(path, meta, include_body, source, full, reader)
-        finally:
-            if reader is not None:
-                await source.backend.close_reader(reader)
+        for attempt in (1, 2):
+            info, reader = await source.backend.open_to_read(full)
+            try:
+                meta = FileMeta.from_info(info, relpath)
+                await self._answer(path, meta, include_body, source, full, reader)
+                return
+            except SourceChanged:
+                if attempt == 2 or self._headers_written:
+                    raise
+                self.clear_header("Content-Range")
+                self.set_status(200)
+            finally:
+                if reader is not None:
+                    await source.backend.close_reader(reader)
 
     async def _answer(
         self, path: str, meta: FileMeta, include_body: bool, source: Source, full: str, reader: Any
@@ -116,11 +129,12 @@ class FileHandler(ProxyHandler):
             self.set_header("Content-Range", span.content_range(meta.size))
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            async for chunk in source.backend.read(
-                full, start, end, self.manager.settings.chunk_size, reader
-            ):
+            chunks = source.backend.read(
+                full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+            )
+            async for chunk in chunks:
                 if self._write_buffer:  # the previous chunk leaves before the next is kept
-                    await self.flush()
+                    await self.send_now()
                 self.write(chunk)
         self.finish(set_content_type=meta.content_type)  # with the last chunk
 
@@ -173,11 +187,33 @@ class FileHandler(ProxyHandler):
             self.conditions.verify(await source.backend.meta(full, self.client_name))
         self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
         self.upload = source.backend.start_upload(full)
+        self._idle_since = time.monotonic()
+        self._cut_off_when_idle(self.manager.settings.upload_idle_timeout)
+
+    def _cut_off_when_idle(self, after: float) -> None:
+        """Answer 408 (and keep nothing) once the client has sent nothing for
+        ``upload_idle_timeout`` seconds; time the server spends waiting does not count."""
+        idle = self.manager.settings.upload_idle_timeout
+
+        def check() -> None:
+            if self.upload is None or self._finished:
+                return
+            quiet = 0.0 if self._waiting else time.monotonic() - self._idle_since
+            if quiet < idle:
+                self._cut_off_when_idle(idle - quiet)
+                return
+            self._abort_upload()
+            message = "The upload sent nothing for %d seconds: it was cut off, nothing kept"
+            error = HTTPError(408, message, idle)
+            self.send_error(408, exc_info=(HTTPError, error, None))
+
+        self._idle_timer = IOLoop.current().call_later(after, check)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         upload = self.upload
         if upload is None:
             return None
+        self._idle_since = time.monotonic()
         if upload.received + len(chunk) > self.body_limit:
             self._abort_upload()
             self.refuse_body()
@@ -185,15 +221,21 @@ class FileHandler(ProxyHandler):
         sending = upload.write(chunk)
         return None if sending is None else self._wait_for(sending)
 
+    _waiting = False  # for the backend (or for memory) to take what came before
+
     async def _wait_for(self, sending: Awaitable[None]) -> None:
         """Read no more of the body until the backend took what came before; if it
         fails, answer now and read no more at all."""
+        self._waiting = True
         try:
             await sending
         except Exception as exc:
             self._abort_upload()
             if not self._finished:
                 self.send_error(http_status(exc) or 500, exc_info=sys.exc_info())
+        finally:
+            self._waiting = False
+            self._idle_since = time.monotonic()
 
     @authorized
     async def put(self, path: str) -> None:
@@ -219,6 +261,8 @@ class FileHandler(ProxyHandler):
 
     def on_finish(self) -> None:
         self._abort_upload()
+        if self._idle_timer is not None:
+            IOLoop.current().remove_timeout(self._idle_timer)
         super().on_finish()
 
     # -- delete -----------------------------------------------------------
