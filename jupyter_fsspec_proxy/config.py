@@ -14,7 +14,9 @@ from .access import USERNAME, Access, check_template, parse_access
 
 ENTRY_KEYS = {"name", "path", "kwargs", "readonly", "access", "presigned_reads"}
 PRESIGN_KEYS = {"min_size", "expires"}
-MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3's limit for a presigned URL
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3's and GCS's limit for a presigned URL
+#: The protocols whose backends sign URLs (Backend.presign).
+PRESIGNING = ("s3", "s3a", "gs", "gcs", "abfs", "az")
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 
 
@@ -98,9 +100,12 @@ def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
 
 
 def parse_presigned_reads(entry: Any, path: str, where: str) -> PresignedReads:
-    """``presigned_reads: {min_size: bytes, expires: seconds}``, for S3 sources only."""
-    if split_protocol(path)[0] not in ("s3", "s3a"):
-        raise ConfigError(f"{where}: 'presigned_reads' needs an s3:// source")
+    """``presigned_reads: {min_size: bytes, expires: seconds}``, for the stores that
+    sign URLs (S3, GCS, Azure Blob)."""
+    if split_protocol(path)[0] not in PRESIGNING:
+        raise ConfigError(
+            f"{where}: 'presigned_reads' needs an s3://, gs://, gcs://, abfs:// or az:// source"
+        )
     if not isinstance(entry, Mapping) or set(entry) - PRESIGN_KEYS:
         raise ConfigError(f"{where}: 'presigned_reads' takes min_size (bytes), expires (seconds)")
     reads = PresignedReads(**entry)

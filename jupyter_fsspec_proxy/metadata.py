@@ -10,6 +10,7 @@ from typing import Any
 
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 _ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
+_ACTIVE = frozenset({"image/svg+xml", "application/pdf", "text/vtt", "application/wasm"})
 
 
 def describe(info: dict[str, Any], name: str) -> dict[str, Any]:
@@ -54,6 +55,13 @@ class FileMeta:
     @property
     def last_modified(self) -> datetime | None:
         return None if self.mtime is None else datetime.fromtimestamp(self.mtime, timezone.utc)
+
+    @property
+    def renders_harmlessly(self) -> bool:
+        """False for what a browser would run or render as a page (HTML, SVG, XML,
+        scripts, PDF): a presigned URL serves it as opaque bytes."""
+        kind = self.content_type.partition(";")[0]
+        return not (kind in _ACTIVE or any(word in kind for word in ("html", "xml", "script")))
 
     @property
     def content_type(self) -> str:

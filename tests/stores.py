@@ -277,7 +277,7 @@ class HTTPServer:
 
 
 @pytest.fixture(scope="session")
-def http_server(tmp_path_factory) -> Iterator[HTTPServer]:
+def nginx_server(tmp_path_factory) -> Iterator[HTTPServer]:
     home = tmp_path_factory.mktemp("nginx")
     (home / "data").mkdir()
     port = free_port()
@@ -396,7 +396,7 @@ def make_store(name: str, request: pytest.FixtureRequest) -> Store:
             (WEBDAV_PASSWORD,),
         )
     if name == "HTTP":
-        server = request.getfixturevalue("http_server")
+        server = request.getfixturevalue("nginx_server")
         (server.root / area).mkdir()
         local = fsspec.filesystem("file")
         return Store(

@@ -143,7 +143,7 @@ def test_backend_errors_name_the_source_not_the_server_root():
 
 
 def test_the_core_does_not_import_tornado():
-    core = "paths, sources, backend, confined, client_wheel, config, posted, errors, conditions"
+    core = "paths, sources, backends, confined, client_wheel, config, posted, errors, conditions"
     code = (
         f"import sys; from jupyter_fsspec_proxy import {core}; "
         "print(sorted(m for m in sys.modules if m.startswith('tornado')))"

@@ -13,7 +13,7 @@ from tornado.httputil import format_timestamp
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import S3Backend, Upload
+from ..backends import Upload
 from ..conditions import WriteConditions, etag_matches
 from ..errors import SourceChanged
 from ..metadata import FileMeta
@@ -113,9 +113,10 @@ class FileHandler(ProxyHandler):
             return
         presigned = source.spec.presigned_reads
         if include_body and presigned is not None and meta.size >= presigned.min_size:
-            assert isinstance(source.backend, S3Backend)  # config.parse_presigned_reads
             self.set_header("Cache-Control", "no-store")  # the URL expires
-            self.redirect(await source.backend.presign(full, presigned.expires), status=307)
+            served_as = None if meta.renders_harmlessly else "application/octet-stream"
+            url = await source.backend.presign(full, presigned.expires, served_as)
+            self.redirect(url, status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)
@@ -186,7 +187,7 @@ class FileHandler(ProxyHandler):
         if self.conditions.any:  # fail early; checked again at commit
             self.conditions.verify(await source.backend.meta(full, self.client_name))
         self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
-        self.upload = source.backend.start_upload(full)
+        self.upload = source.backend.start_upload(full, self.conditions)
         self._idle_since = time.monotonic()
         self._cut_off_when_idle(self.manager.settings.upload_idle_timeout)
 

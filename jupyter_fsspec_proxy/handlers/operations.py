@@ -52,7 +52,7 @@ class InfoHandler(ProxyHandler):
     @authorized
     async def get(self, path: str) -> None:
         source, relpath, full = self.locate(path)
-        info = await source.backend.call("info", full)
+        info = await source.backend.info(full)
         self.write_json(FileMeta.from_info(info, f"{source.name}/{relpath}".rstrip("/")).as_json())
 
 
@@ -62,7 +62,7 @@ class ExistsHandler(ProxyHandler):
     @authorized
     async def get(self, path: str) -> None:
         source, _, full = self.locate(path)
-        self.write_json({"exists": bool(await source.backend.call("exists", full))})
+        self.write_json({"exists": bool(await source.backend.exists(full))})
 
 
 class MkdirHandler(ProxyHandler):
@@ -81,9 +81,9 @@ class MkdirHandler(ProxyHandler):
             raise HTTPError(409, "%r already exists", path)
         if existing is not None or parents:  # also a directory only implied by its files:
             # made explicit, so that it stays when they are deleted
-            await source.backend.call("makedirs", full, exist_ok=True)
+            await source.backend.makedirs(full, exist_ok=True)
         else:
-            await source.backend.call("mkdir", full, create_parents=False)
+            await source.backend.mkdir(full, create_parents=False)
         self.write_json({"name": name, "type": "directory"}, status=201)
 
 
@@ -111,9 +111,11 @@ class TransferHandler(ProxyHandler):
             raise HTTPError(409, "Source and destination are the same path")
         if is_within(target_rel, relpath):
             raise HTTPError(400, "Cannot %s %r into itself", self.operation, path)
-        transfer = getattr(source.backend, self.operation)
-        await transfer(full, target_full, recursive)
-        info = await source.backend.call("info", target_full)
+        if self.operation == "move":
+            await source.backend.move(full, target_full, recursive)
+        else:
+            await source.backend.copy(full, target_full, recursive)
+        info = await source.backend.info(target_full)
         self.write_json(
             FileMeta.from_info(info, f"{source.name}/{target_rel}").as_json(), status=201
         )

@@ -1,0 +1,65 @@
+"""fsspec's own conformance suite (``fsspec.tests.abstract``) through the client, on
+every writable store besides local and memory (tests/test_fsspec_abstract.py).
+
+One proxy per store for this module; each test works in a fresh folder of it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from fsspec.tests.abstract import AbstractFixtures
+from stores import Served, make_store, serving
+from test_fsspec_abstract import SUITES
+
+STORES = ("S3", "GCS", "Azure", "SFTP", "WebDAV")
+
+
+@pytest.fixture(scope="module")
+def proxies(request, tmp_path_factory) -> Iterator[dict[str, Served]]:
+    """Each store's proxy, started when a test first asks for it."""
+
+    class Lazy(dict):
+        def __missing__(self, name: str) -> Served:
+            store = make_store(name, request)
+            if store.own is not None:
+                fs, root = store.behind_the_back()
+                fs.makedirs(f"{root}/w", exist_ok=True)
+            home = tmp_path_factory.mktemp(f"abstract-{name.lower()}")
+            self[name] = stack.enter_context(serving(store, home, [store.source("W", "w")]))
+            return self[name]
+
+    with ExitStack() as stack:
+        yield Lazy()
+
+
+class StoreFixtures(AbstractFixtures):
+    """The fixtures fsspec's suite asks for, on source ``W`` of one store's proxy."""
+
+    store = ""
+
+    @pytest.fixture
+    def fs(self, proxies):
+        return proxies[self.store].fs
+
+    @pytest.fixture
+    def fs_join(self):
+        return posixpath.join
+
+    @pytest.fixture
+    def fs_path(self, fs):
+        path = f"W/{uuid.uuid4().hex}"
+        fs.makedirs(path, exist_ok=True)
+        yield path
+        if fs.exists(path):  # an object store has no folder once it is empty
+            fs.rm(path, recursive=True)
+
+
+for _store in STORES:
+    for _suite, _tests in SUITES.items():
+        _name = f"Test{_store}{_suite}"
+        globals()[_name] = type(_name, (StoreFixtures, _tests), {"store": _store})
