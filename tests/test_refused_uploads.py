@@ -49,9 +49,8 @@ def test_refusals_raise_their_own_errors_whatever_the_size(fs, tmp_path, size):
     local.write_bytes(data)
     with pytest.raises(PermissionError, match="readonly"):
         fs.put_file(str(local), "Readonly/from-file.bin")
-    with pytest.raises(FileExistsError):
-        with fs.open("Local/exists.bin", "xb") as out:
-            out.write(data)
+    with pytest.raises(FileExistsError), fs.open("Local/exists.bin", "xb") as out:
+        out.write(data)
     assert fs.cat_file("Local/exists.bin") == b"first"  # and the connection still serves
     assert fs.ls("Readonly", detail=False) == []
 
