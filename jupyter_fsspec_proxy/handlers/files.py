@@ -56,8 +56,8 @@ class FileHandler(ProxyHandler):
     def max_body(self) -> int:
         return self.manager.settings.max_upload_size
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    async def before_body(self) -> None:
+        await super().before_body()
         if self.request.method == "PUT":
             await self._start_upload(self.path_args[0])
 
@@ -115,7 +115,7 @@ class FileHandler(ProxyHandler):
         if include_body and presigned is not None and meta.size >= presigned.min_size:
             assert isinstance(source.backend, S3Backend)  # config.parse_presigned_reads
             self.set_header("Cache-Control", "no-store")  # the URL expires
-            self.redirect(await source.backend.presign(full, presigned.expires), status=307)
+            self.redirect(await source.backend.presign(full, presigned.expires, meta), status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)
@@ -211,7 +211,7 @@ class FileHandler(ProxyHandler):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         upload = self.upload
-        if upload is None:
+        if upload is None or self._draining:
             return None
         self._idle_since = time.monotonic()
         if upload.received + len(chunk) > self.body_limit:
