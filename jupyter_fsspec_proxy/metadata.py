@@ -8,9 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+#: Types a browser shows without running anything in them; any other type of a file is
+#: sent where no CSP can guard it (a presigned URL) as an attachment of no type.
+INERT_TYPES = frozenset(
+    {
+        "text/plain", "text/csv", "text/tab-separated-values", "text/markdown",
+        "application/json", "application/octet-stream", "application/pdf",
+        "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+    }
+)  # fmt: skip
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 _ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
-_ACTIVE = frozenset({"image/svg+xml", "application/pdf", "text/vtt", "application/wasm"})
 
 
 def describe(info: dict[str, Any], name: str) -> dict[str, Any]:
@@ -57,15 +65,15 @@ class FileMeta:
         return None if self.mtime is None else datetime.fromtimestamp(self.mtime, timezone.utc)
 
     @property
-    def renders_harmlessly(self) -> bool:
-        """False for what a browser would run or render as a page (HTML, SVG, XML,
-        scripts, PDF): a presigned URL serves it as opaque bytes."""
-        kind = self.content_type.partition(";")[0]
-        return not (kind in _ACTIVE or any(word in kind for word in ("html", "xml", "script")))
-
-    @property
     def content_type(self) -> str:
         return _content_type(self.name.rpartition("/")[2].rpartition(".")[2].lower())
+
+    @property
+    def inert(self) -> bool:
+        """Whether a browser would show this file without running anything in it
+        (HTML, SVG, scripts and unknown types are not)."""
+        base = self.content_type.partition(";")[0]
+        return base in INERT_TYPES or base.startswith(("audio/", "video/"))
 
 
 @functools.lru_cache(maxsize=512)

@@ -72,7 +72,7 @@ async def test_reloads_build_sources_off_the_loop(proxy, jp_serverapp, config_fi
 
 @pytest.mark.parametrize("proxy_config", [{"backend_timeout": 0.3}])
 async def test_a_call_that_outlives_its_504_is_logged_when_it_ends(proxy, caplog):
-    caplog.set_level(logging.WARNING, logger="jupyter_fsspec_proxy.backend")
+    caplog.set_level(logging.WARNING, logger="jupyter_fsspec_proxy.backends.base")
     response = await proxy("api", "info", "Slow", "x")
     assert response.code == 504
     deadline = time.monotonic() + 5

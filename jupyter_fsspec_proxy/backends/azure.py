@@ -15,7 +15,8 @@ from azure.storage.blob import BlobBlock, ContentSettings
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
-from .base import Backend, Upload
+from ..metadata import FileMeta
+from .base import Backend, Upload, shown_as
 from .parts import PartedUpload
 
 
@@ -23,12 +24,12 @@ class AzureBackend(Backend):
     def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
         return AzureUpload(self, target, conditions)
 
-    async def presign(self, path: str, expires: int, content_type: str | None) -> str:
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
         """A URL with a read-only SAS signed by the account key."""
-        served = {"content_type": content_type} if content_type else {}
-        return await self._guard(
-            self.fs._url(path, expires, content_disposition="attachment", **served)
-        )
+        content_type, disposition = shown_as(meta)
+        url = self.fs._url(path, expires, content_type=content_type,
+                           content_disposition=disposition)  # fmt: skip
+        return await self._guard(url, path=path)
 
     async def close(self) -> None:
         await close_service_client(self.fs)

@@ -20,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from fsspec.asyn import AsyncFileSystem
 from fsspec.dircache import DirCache
@@ -159,8 +160,9 @@ class Backend:
         """The source's root as its filesystem names it."""
         return fs_class._strip_protocol(path)
 
-    def translate(self, exc: BaseException) -> SourceError:
-        return translate(exc, self.secrets, self.root, self.name)
+    def translate(self, exc: BaseException, path: str = "") -> SourceError:
+        """``exc`` as an error to answer with, about the backend ``path`` if known."""
+        return translate(exc, self.secrets, self.root, self.name, path)
 
     def with_root(self, root: str) -> Backend:
         """The same filesystem (connections, threads) serving another root."""
@@ -168,46 +170,58 @@ class Backend:
         view.root = root
         return view
 
-    async def _guard(self, awaitable: Awaitable[Any], timed: bool = True) -> Any:
-        """Await with the timeout (unless ``timed`` is off) and translate errors."""
+    async def _guard(self, awaitable: Awaitable[Any], timed: bool = True, path: str = "") -> Any:
+        """Await with the timeout (unless ``timed`` is off) and translate errors
+        (about ``path``, if given)."""
         try:
             return await (asyncio.wait_for(awaitable, self.timeout) if timed else awaitable)
         except Exception as exc:
-            raise self.translate(exc) from None
+            raise self.translate(exc, path) from None
 
     # -- the fsspec calls, by name ---------------------------------------------------
 
     async def info(self, path: str) -> dict[str, Any]:
-        return await self._guard(self.calls._info(path))
+        """``path``'s fsspec info. A source's root is always a directory, empty or
+        not: an empty bucket, prefix or memory root has no entry of its own."""
+        try:
+            return await self._guard(self.calls._info(path), path=path)
+        except SourceError as exc:
+            if exc.status_code == 404 and self.is_root(path):
+                return {"name": path, "type": "directory", "size": 0}
+            raise
 
     async def exists(self, path: str) -> bool:
-        return bool(await self._guard(self.calls._exists(path)))
+        return self.is_root(path) or bool(await self._guard(self.calls._exists(path), path=path))
+
+    def is_root(self, path: str) -> bool:
+        return path.rstrip("/") == self.root.rstrip("/")
 
     async def listing(self, path: str, detail: bool) -> list[Any]:
         """The filesystem's own ``ls`` (see :meth:`ls` for what clients get)."""
-        return await self._guard(self.calls._ls(path, detail=detail))
+        return await self._guard(self.calls._ls(path, detail=detail), path=path)
 
     async def find(self, path: str) -> dict[str, Any]:
         """Everything below ``path``, folders included, with details."""
-        return await self._guard(self.calls._find(path, withdirs=True, detail=True))
+        found = self.calls._find(path, withdirs=True, detail=True)
+        return await self._guard(found, path=path)
 
     async def rm_file(self, path: str) -> None:
-        await self._guard(self.calls._rm_file(path))
+        await self._guard(self.calls._rm_file(path), path=path)
 
     async def rmdir(self, path: str) -> None:
-        await self._guard(self.calls._rmdir(path))
+        await self._guard(self.calls._rmdir(path), path=path)
 
     async def cp_file(self, src: str, dst: str) -> None:
-        await self._guard(self.calls._cp_file(src, dst))
+        await self._guard(self.calls._cp_file(src, dst), path=src)
 
     async def makedirs(self, path: str, exist_ok: bool = True) -> None:
-        await self._guard(self.calls._makedirs(path, exist_ok=exist_ok))
+        await self._guard(self.calls._makedirs(path, exist_ok=exist_ok), path=path)
 
     async def mkdir(self, path: str, create_parents: bool = True) -> None:
-        await self._guard(self.calls._mkdir(path, create_parents=create_parents))
+        await self._guard(self.calls._mkdir(path, create_parents=create_parents), path=path)
 
     async def put_file(self, lpath: str, rpath: str) -> None:
-        await self._guard(self.calls._put_file(lpath, rpath))
+        await self._guard(self.calls._put_file(lpath, rpath), path=rpath)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -273,7 +287,7 @@ class Backend:
         try:
             entries = await self.listing(path, detail)
         except SourceError as exc:
-            if exc.status_code == 404 and path.rstrip("/") == self.root.rstrip("/"):
+            if exc.status_code == 404 and self.is_root(path):
                 return []
             raise
         return self._without_staged(entries, detail)
@@ -365,10 +379,12 @@ class Backend:
             lock = self._commit_locks[target] = asyncio.Lock()
         return lock
 
-    async def presign(self, path: str, expires: int, content_type: str | None) -> str:
-        """A URL that reads ``path`` without credentials for ``expires`` seconds;
-        ``content_type`` (None: the stored one) is what it is served as, always as an
-        attachment. Only stores that sign URLs have it (see config.PRESIGNING)."""
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
+        """A URL that reads ``path`` without credentials for ``expires`` seconds,
+        answered with the type the proxy would send (whatever type the object was
+        stored with), and anything a browser would run as a download of no type: no
+        CSP guards the storage's origin. Only stores that sign URLs have it
+        (config.PRESIGNING); each says it in its own words (:func:`shown_as`)."""
         raise NotImplementedError("This store cannot presign a URL")
 
     async def close(self) -> None:
@@ -394,6 +410,15 @@ class ThreadedBackend(Backend):
 
     async def close(self) -> None:
         self.calls.close()
+
+
+def shown_as(meta: FileMeta) -> tuple[str, str | None]:
+    """The type and the ``Content-Disposition`` (None: none) a presigned URL answers
+    ``meta``'s file with."""
+    if meta.inert:
+        return meta.content_type, None
+    name = quote(meta.name.rpartition("/")[2])
+    return "application/octet-stream", f"attachment; filename*=UTF-8''{name}"
 
 
 def _pread(handle: Any, pos: int, size: int) -> bytes:

@@ -13,7 +13,8 @@ from gcsfs.core import initiate_upload, simple_upload
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
-from .base import Backend, Upload, close_session
+from ..metadata import FileMeta
+from .base import Backend, Upload, close_session, shown_as
 from .parts import PartedUpload
 
 log = logging.getLogger(__name__)
@@ -23,14 +24,14 @@ class GCSBackend(Backend):
     def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
         return GCSUpload(self, target, conditions)
 
-    async def presign(self, path: str, expires: int, content_type: str | None) -> str:
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
         """A V4 signed URL; signing needs credentials with a private key (a service
         account), not a bare token."""
-        served = {"response_type": content_type} if content_type else {}
-        sign = functools.partial(
-            self.fs.sign, path, expires, version="v4", response_disposition="attachment", **served
-        )
-        return await self._guard(asyncio.to_thread(sign))
+        content_type, disposition = shown_as(meta)
+        sign = functools.partial(self.fs.sign, path, expires, version="v4",
+                                 response_type=content_type,
+                                 response_disposition=disposition)  # fmt: skip
+        return await self._guard(asyncio.to_thread(sign), path=path)
 
     async def close(self) -> None:
         await close_session(self.fs)

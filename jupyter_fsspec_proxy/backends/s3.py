@@ -9,7 +9,8 @@ from typing import Any
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed, SourceChanged
-from .base import Backend, Upload
+from ..metadata import FileMeta
+from .base import Backend, Upload, shown_as
 from .parts import PartedUpload
 
 
@@ -47,7 +48,8 @@ class S3Backend(Backend):
 
     async def call_s3(self, method: str, **params: Any) -> Any:
         """One S3 API call (botocore names it), through :meth:`_guard` like every other."""
-        return await self._guard(self._s3(method, params))
+        path = f"{params['Bucket']}/{params.get('Key', '')}".rstrip("/")
+        return await self._guard(self._s3(method, params), path=path)
 
     async def _s3(self, method: str, params: dict[str, Any]) -> Any:
         """S3's 412: to a create-only write (s3fs makes it FileExistsError), the file
@@ -61,11 +63,12 @@ class S3Backend(Backend):
                 raise SourceChanged() from None
             raise
 
-    async def presign(self, path: str, expires: int, content_type: str | None) -> str:
-        served = {"ResponseContentType": content_type} if content_type else {}
-        return await self._guard(
-            self.fs._url(path, expires, ResponseContentDisposition="attachment", **served)
-        )
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
+        content_type, disposition = shown_as(meta)
+        shown = {"ResponseContentType": content_type}
+        if disposition:
+            shown["ResponseContentDisposition"] = disposition
+        return await self._guard(self.fs._url(path, expires, **shown), path=path)
 
     async def close(self) -> None:
         client = getattr(self.fs, "_s3", None)

@@ -56,8 +56,8 @@ class FileHandler(ProxyHandler):
     def max_body(self) -> int:
         return self.manager.settings.max_upload_size
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    async def before_body(self) -> None:
+        await super().before_body()
         if self.request.method == "PUT":
             await self._start_upload(self.path_args[0])
 
@@ -114,9 +114,7 @@ class FileHandler(ProxyHandler):
         presigned = source.spec.presigned_reads
         if include_body and presigned is not None and meta.size >= presigned.min_size:
             self.set_header("Cache-Control", "no-store")  # the URL expires
-            served_as = None if meta.renders_harmlessly else "application/octet-stream"
-            url = await source.backend.presign(full, presigned.expires, served_as)
-            self.redirect(url, status=307)
+            self.redirect(await source.backend.presign(full, presigned.expires, meta), status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)
@@ -212,7 +210,7 @@ class FileHandler(ProxyHandler):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         upload = self.upload
-        if upload is None:
+        if upload is None or self._draining:
             return None
         self._idle_since = time.monotonic()
         if upload.received + len(chunk) > self.body_limit:

@@ -62,7 +62,7 @@ class ExistsHandler(ProxyHandler):
     @authorized
     async def get(self, path: str) -> None:
         source, _, full = self.locate(path)
-        self.write_json({"exists": bool(await source.backend.exists(full))})
+        self.write_json({"exists": await source.backend.exists(full)})
 
 
 class MkdirHandler(ProxyHandler):
