@@ -86,15 +86,30 @@ class Store:
         return self.own(), self.root
 
 
-def _running(command: list[str], port: int, what: str, log: Path, **popen: Any):
-    out = log.open("w")
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
+@contextmanager
+def _running(command: list[str], port: int, what: str, log: Path) -> Iterator[None]:
+    """``command`` running until the block ends, once it listens on ``port``."""
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, process, what)
-    except RuntimeError as error:
+        try:
+            wait_for_port(port, process, what)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {log.read_text()}") from None
+        yield
+    finally:
         stop(process)
-        raise RuntimeError(f"{error}: {log.read_text()}") from None
-    return process
+
+
+def session_fixture(run: Callable[[Path], Any], folder: str) -> Any:
+    """A session fixture of the server ``run`` starts in a fresh ``folder``."""
+
+    @pytest.fixture(scope="session")
+    def server(tmp_path_factory) -> Iterator[Any]:
+        with run(tmp_path_factory.mktemp(folder)) as running:
+            yield running
+
+    return server
 
 
 # -- GCS: fake-gcs-server ------------------------------------------------------------
@@ -112,18 +127,12 @@ def run_gcs_endpoint(home: Path) -> Iterator[str]:
         *("-backend", "filesystem", "-filesystem-root", str(home / "data")),
         *("-external-url", endpoint, "-log-level", "warn"),
     ]
-    process = _running(command, port, "fake-gcs-server", home / "server.log")
-    gcs_filesystem(endpoint).mkdir(BUCKET)
-    try:
+    with _running(command, port, "fake-gcs-server", home / "server.log"):
+        gcs_filesystem(endpoint).mkdir(BUCKET)
         yield endpoint
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def gcs_endpoint(tmp_path_factory) -> Iterator[str]:
-    with run_gcs_endpoint(tmp_path_factory.mktemp("gcs")) as server:
-        yield server
+gcs_endpoint = session_fixture(run_gcs_endpoint, "gcs")
 
 
 def gcs_kwargs(endpoint: str) -> dict[str, Any]:
@@ -149,22 +158,16 @@ def run_azure_connection(home: Path) -> Iterator[str]:
         *(str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(port)),
         *("--location", str(home / "data"), "--disableTelemetry", "--skipApiVersionCheck"),
     ]
-    process = _running(command, port, "Azurite", home / "server.log")
-    connection = (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};AccountKey={AZURE_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURE_ACCOUNT};"
-    )
-    azure_filesystem(connection).mkdir(BUCKET)
-    try:
+    with _running(command, port, "Azurite", home / "server.log"):
+        connection = (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};AccountKey={AZURE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{AZURE_ACCOUNT};"
+        )
+        azure_filesystem(connection).mkdir(BUCKET)
         yield connection
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def azure_connection(tmp_path_factory) -> Iterator[str]:
-    with run_azure_connection(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
+azure_connection = session_fixture(run_azure_connection, "azurite")
 
 
 def azure_filesystem(connection: str) -> AbstractFileSystem:
@@ -217,19 +220,13 @@ def run_sshd(home: Path) -> Iterator[SSHServer]:
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation
     command = [SSHD, "-D", "-e", "-f", str(home / "sshd_config")]
-    process = _running(command, port, "sshd", home / "server.log")
-    root = home / "data"
-    root.mkdir()
-    try:
+    with _running(command, port, "sshd", home / "server.log"):
+        root = home / "data"
+        root.mkdir()
         yield SSHServer(port, home / "client_key", home / "known_hosts", root)
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory) -> Iterator[SSHServer]:
-    with run_sshd(tmp_path_factory.mktemp("sshd")) as server:
-        yield server
+sshd = session_fixture(run_sshd, "sshd")
 
 
 def sftp_kwargs(server: SSHServer) -> dict[str, Any]:
@@ -271,17 +268,11 @@ def run_webdav_url(home: Path) -> Iterator[str]:
     }
     (home / "wsgidav.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "wsgidav.server.server_cli", "-c", str(home / "wsgidav.yaml")]
-    process = _running(command, port, "wsgidav", home / "server.log")
-    try:
+    with _running(command, port, "wsgidav", home / "server.log"):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def webdav_url(tmp_path_factory) -> Iterator[str]:
-    with run_webdav_url(tmp_path_factory.mktemp("wsgidav")) as server:
-        yield server
+webdav_url = session_fixture(run_webdav_url, "wsgidav")
 
 
 def webdav_kwargs(url: str) -> dict[str, Any]:
@@ -332,18 +323,12 @@ http {{
 }}
 """
     )
-    process = _running([NGINX, "-p", str(home), "-c", str(home / "nginx.conf")], port, "nginx",
-                       home / "server.log")  # fmt: skip
-    try:
+    command = [NGINX, "-p", str(home), "-c", str(home / "nginx.conf")]
+    with _running(command, port, "nginx", home / "server.log"):
         yield HTTPServer(f"http://127.0.0.1:{port}", home / "data")
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def nginx_server(tmp_path_factory) -> Iterator[HTTPServer]:
-    with run_nginx_server(tmp_path_factory.mktemp("nginx")) as server:
-        yield server
+nginx_server = session_fixture(run_nginx_server, "nginx")
 
 
 def http_kwargs() -> dict[str, Any]:

@@ -6,17 +6,15 @@ One proxy per store for this module; each test works in a fresh folder of it.
 
 from __future__ import annotations
 
-import posixpath
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from fsspec.tests.abstract import AbstractFixtures
 from stores import Served, make_store, serving
-from test_fsspec_abstract import SUITES
+from test_fsspec_abstract import SUITES, ProxyFixtures
 
 STORES = ("S3", "GCS", "Azure", "SFTP", "WebDAV")
+OBJECT_STORES = ("S3", "GCS", "Azure")
 
 
 @pytest.fixture(scope="module")
@@ -37,26 +35,19 @@ def proxies(request, tmp_path_factory) -> Iterator[dict[str, Served]]:
         yield Lazy()
 
 
-class StoreFixtures(AbstractFixtures):
-    """The fixtures fsspec's suite asks for, on source ``W`` of one store's proxy."""
+class StoreFixtures(ProxyFixtures):
+    """fsspec's fixtures on source ``W`` of one store's proxy."""
 
     store = ""
+    source = "W"
 
     @pytest.fixture
     def fs(self, proxies):
         return proxies[self.store].fs
 
     @pytest.fixture
-    def fs_join(self):
-        return posixpath.join
-
-    @pytest.fixture
-    def fs_path(self, fs):
-        path = f"W/{uuid.uuid4().hex}"
-        fs.makedirs(path, exist_ok=True)
-        yield path
-        if fs.exists(path):  # an object store has no folder once it is empty
-            fs.rm(path, recursive=True)
+    def supports_empty_directories(self):
+        return self.store not in OBJECT_STORES  # their folders are implied by their files
 
 
 for _store in STORES:

@@ -67,7 +67,10 @@ def served(request, tmp_path_factory) -> Iterator[Served]:
             fs.makedirs(f"{root}/home/{ME}", exist_ok=True)
     with serving(store, home, sources) as served:
         yield served
-    assert_no_secret_in(store, served.proxy.log.read_text(), "the proxy's log")
+    log = served.proxy.log.read_text()
+    assert_no_secret_in(store, log, "the proxy's log")
+    # every session was closed, at each reload and at the stop
+    assert "Unclosed" not in log and "Traceback" not in log, log[-3000:]
 
 
 def assert_no_secret_in(store: Store, text: str, where: str) -> None:

@@ -26,11 +26,12 @@ class PartedUpload(Upload):
     completes it; anything else cancels it, so the object appears whole or not at all.
 
     A store's subclass says how to begin, send a part, complete, write a whole small
-    body and cancel; the parts it is given are :data:`PART_SIZE` (doubling every
+    body and cancel; the parts it is given are ``part_size`` (doubling every
     :data:`PARTS_PER_SIZE`) and the last, any size, at completion.
     """
 
     parts_in_flight = PARTS_IN_FLIGHT
+    part_size = PART_SIZE
 
     def __init__(self, backend: Backend, target: str, conditions: WriteConditions) -> None:
         super().__init__(backend, target, conditions)
@@ -99,7 +100,7 @@ class PartedUpload(Upload):
 
     @property
     def _part_size(self) -> int:
-        return PART_SIZE << (len(self._parts) // PARTS_PER_SIZE)
+        return self.part_size << (len(self._parts) // PARTS_PER_SIZE)
 
     async def _send_full_parts(self) -> None:
         while self._buffered >= self._part_size and not self._ended:
