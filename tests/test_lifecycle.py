@@ -150,3 +150,13 @@ def test_the_core_does_not_import_tornado():
     )
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert imported.stdout.strip() == "[]", imported.stderr
+
+
+def test_the_optional_stores_are_imported_only_by_their_sources():
+    code = (
+        "import sys; from jupyter_fsspec_proxy import sources, backends; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'gcsfs', 'adlfs', 'azure', 'sshfs', 'asyncssh', 'webdav4', 's3fs'}))"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "[]", imported.stderr

@@ -1,5 +1,6 @@
 """Azure Blob Storage through adlfs: uploads as block blobs committed by their block
-list, create-only writes refused by Azure itself (``If-None-Match: *``)."""
+list, create-only writes refused by Azure itself (``If-None-Match: *``). adlfs and
+Azure's SDK are imported only by an Azure source (they are optional)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,6 @@ import base64
 import mimetypes
 import uuid
 from typing import Any
-
-from adlfs.utils import close_credential, close_service_client
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-from azure.storage.blob import BlobBlock, ContentSettings
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
@@ -32,6 +28,8 @@ class AzureBackend(Backend):
         return await self._guard(url, path=path)
 
     async def close(self) -> None:
+        from adlfs.utils import close_credential, close_service_client
+
         await close_service_client(self.fs)
         if getattr(self.fs, "credential", None) is not None:
             await close_credential(self.fs)
@@ -44,6 +42,9 @@ class AzureUpload(PartedUpload):
     backend: AzureBackend
 
     def __init__(self, backend: AzureBackend, target: str, conditions: WriteConditions) -> None:
+        from azure.core import MatchConditions
+        from azure.storage.blob import ContentSettings
+
         super().__init__(backend, target, conditions)
         container, key, _ = backend.fs.split_path(target)
         self._blob = backend.fs.service_client.get_blob_client(container, key)
@@ -61,6 +62,8 @@ class AzureUpload(PartedUpload):
         return block
 
     async def _complete(self, sent: list[Any], rest: bytes, version: Any) -> None:
+        from azure.storage.blob import BlobBlock
+
         if rest:
             sent = [*sent, await self._send_part(len(sent) + 1, rest)]
         blocks = [BlobBlock(block_id=block) for block in sent]
@@ -86,6 +89,8 @@ class AzureUpload(PartedUpload):
 
 
 async def _refused_if_exists(call: Any) -> Any:
+    from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
     try:
         return await call
     except (ResourceExistsError, ResourceModifiedError):

@@ -1,5 +1,6 @@
 """Google Cloud Storage through gcsfs: uploads as resumable uploads, create-only
-writes refused by GCS itself (``ifGenerationMatch=0``)."""
+writes refused by GCS itself (``ifGenerationMatch=0``). gcsfs is imported only by a
+GCS source (it is optional)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import functools
 import logging
 import mimetypes
 from typing import Any
-
-from gcsfs.core import initiate_upload, simple_upload
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
@@ -55,6 +54,8 @@ class GCSUpload(PartedUpload):
         self._offset = 0  # bytes GCS has
 
     async def _begin(self) -> None:
+        from gcsfs.core import initiate_upload
+
         self._location = await self.backend._guard(
             initiate_upload(
                 self.backend.fs, self.bucket, self.key, self.content_type, mode=self._mode
@@ -91,6 +92,8 @@ class GCSUpload(PartedUpload):
         await self._post(rest, final=True)
 
     async def _put_whole(self, body: bytes, version: Any) -> None:
+        from gcsfs.core import simple_upload
+
         await self.backend._guard(
             _refused_if_exists(
                 simple_upload(

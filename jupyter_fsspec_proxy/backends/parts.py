@@ -108,13 +108,23 @@ class PartedUpload(Upload):
             await self._send(self._take(self._part_size))
 
     def _take(self, size: int | None = None) -> bytes:
-        """The first ``size`` bytes buffered (None: all of them)."""
-        body = b"".join(self._chunks)
-        if size is None or size >= len(body):
+        """The first ``size`` bytes buffered (None: all of them), joined once: only the
+        chunks they span are copied, the last of them cut."""
+        if size is None or size >= self._buffered:
+            body = b"".join(self._chunks)
             self._chunks, self._buffered = [], 0
             return body
-        self._chunks, self._buffered = [body[size:]], len(body) - size
-        return body[:size]
+        spanned, count = 0, 0
+        while count < size:
+            count += len(self._chunks[spanned])
+            spanned += 1
+        head, rest = self._chunks[:spanned], self._chunks[spanned:]
+        over = count - size  # bytes of the last spanned chunk that stay
+        if over:
+            last = head[-1]
+            head[-1], rest = last[: len(last) - over], [last[len(last) - over :], *rest]
+        self._chunks, self._buffered = rest, self._buffered - size
+        return b"".join(head)
 
     async def _wait_for_a_slot(self) -> None:
         """Return once fewer than ``parts_in_flight`` parts are being sent; a failed

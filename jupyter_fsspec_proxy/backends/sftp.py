@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-import asyncssh
 from fsspec.asyn import sync
 from fsspec.dircache import DirCache
 from fsspec.spec import AbstractFileSystem
@@ -72,6 +71,8 @@ class SFTPUpload(RenamedUpload):
 def _rename(fs: Any, src: str, dst: str, replace: bool) -> None:
     """Rename on one of sshfs's SFTP channels, on its loop (from a thread)."""
 
+    from asyncssh import SFTPFailure
+
     async def rename() -> None:
         async with fs._pool.get() as channel:
             if replace:
@@ -79,7 +80,7 @@ def _rename(fs: Any, src: str, dst: str, replace: bool) -> None:
                 return
             try:
                 await channel.rename(src, dst)
-            except asyncssh.SFTPFailure:  # OpenSSH: the target exists
+            except SFTPFailure:  # OpenSSH: the target exists
                 raise PreconditionFailed("The file already exists") from None
 
     sync(fs.loop, rename)

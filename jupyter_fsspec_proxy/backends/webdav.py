@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from fsspec.spec import AbstractFileSystem
-from webdav4.client import ResourceAlreadyExists
 
 from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
@@ -85,6 +84,8 @@ class WebDAVUpload(RenamedUpload):
         await self.backend._guard(self._sending, timed=False)
 
     async def _rename(self, replace: bool) -> None:
+        from webdav4.client import ResourceAlreadyExists
+
         client = self.backend.fs.client
         try:
             await self.backend.calls.run(client.move, self.temp, self.target, overwrite=replace)
