@@ -116,6 +116,9 @@ class Backend:
     reads_can_wait = True
     #: False for stores the proxy can only read (plain HTTP).
     writable = True
+    #: True for stores whose folders exist on their own and must be made before a
+    #: file is copied into them (SFTP, WebDAV); object stores imply them.
+    real_folders = False
 
     def __init__(
         self,
@@ -212,6 +215,8 @@ class Backend:
         await self._guard(self.calls._rmdir(path), path=path)
 
     async def cp_file(self, src: str, dst: str) -> None:
+        if self.real_folders:
+            await self.makedirs(dst.rstrip("/").rpartition("/")[0], exist_ok=True)
         await self._guard(self.calls._cp_file(src, dst), path=src)
 
     async def makedirs(self, path: str, exist_ok: bool = True) -> None:

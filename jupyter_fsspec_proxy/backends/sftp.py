@@ -21,6 +21,8 @@ from .renamed import RenamedUpload
 
 
 class SFTPBackend(ThreadedBackend):
+    real_folders = True
+
     @classmethod
     def open_filesystem(cls, fs_class: type, options: Mapping[str, Any]) -> AbstractFileSystem:
         fs = fs_class(**dict(options, skip_instance_cache=True))

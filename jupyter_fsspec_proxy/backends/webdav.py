@@ -21,6 +21,8 @@ PIPE_BLOCKS = 2
 
 
 class WebDAVBackend(ThreadedBackend):
+    real_folders = True
+
     @classmethod
     def open_filesystem(cls, fs_class: type, options: Mapping[str, Any]) -> AbstractFileSystem:
         auth = options.get("auth")
