@@ -5,16 +5,21 @@ expires, fails or is refused."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import http.client
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import s3fs
 import yaml
 from conftest import body_json, s3_kwargs, staged_uploads
+from processes import Peak, PeakRSS, folder_bytes, wait_until
+from standalone_harness import Proxy, standalone
 
 from jupyter_fsspec_proxy.manager import SETTINGS_KEY
 
@@ -220,6 +225,18 @@ async def test_refusals_come_before_any_state(
     assert sorted(p.name for p in local_root.iterdir()) == ["file"]
 
 
+async def test_a_piece_without_a_login_is_refused_and_the_session_kept(uploads, raw, local_root):
+    upload_id = body_json(await uploads.open("Local/mine.bin"))["id"]
+    stolen = f"api/uploads/Local/mine.bin?id={upload_id}&offset=0"
+    for headers in ({}, {"Authorization": "token wrong"}):
+        refused = await raw(stolen, auth=False, method="PUT", body=b"evil", headers=headers)
+        assert refused.code == 403
+    assert (await raw(stolen, auth=False)).code == 403  # GET
+    assert body_json(await uploads.status("Local/mine.bin", upload_id))["offset"] == 0
+    assert (await uploads.send("Local/mine.bin", upload_id, 0, b"mine", last="true")).code == 201
+    assert (local_root / "mine.bin").read_bytes() == b"mine"
+
+
 async def test_hostile_pieces_get_clear_answers(proxy, uploads, local_root):
     path = "Local/target.bin"
     upload_id = body_json(await uploads.open(path))["id"]
@@ -382,3 +399,105 @@ async def audited_session(uploads, audit: Path) -> None:
         ("DELETE api/uploads", "audited.bin", 204),
     ]
     assert records[1]["bytes"] == 5 + len(piece.body)  # received and sent
+
+
+# -- a real socket: the standalone proxy ---------------------------------------------
+
+
+def session_request(proxy: Proxy, method: str, path: str, body: bytes | None = None, **query):
+    """One request of the upload protocol: (status, JSON answer)."""
+    answer, data = proxy.request(method, f"api/uploads/{path}?{urlencode(query)}", body)
+    return answer.status, json.loads(data) if data else None
+
+
+def test_an_upload_resumes_after_a_dropped_connection(tmp_path):
+    with standalone(tmp_path, "dev") as proxy:
+        status, created = session_request(proxy, "POST", "Local/resumed.bin", b"")
+        assert status == 201
+        upload_id = created["id"]
+        data = os.urandom(3 * MiB)
+        assert session_request(proxy, "PUT", "Local/resumed.bin", data[:MiB],
+                               id=upload_id, offset=0)[0] == 200  # fmt: skip
+
+        cut = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+        cut.putrequest("PUT", f"/fsspec-proxy/api/uploads/Local/resumed.bin?id={upload_id}"
+                       f"&offset={MiB}")  # fmt: skip
+        cut.putheader("Content-Length", str(MiB))
+        cut.endheaders()
+        cut.send(data[MiB : MiB + MiB // 2])
+        cut.close()  # half a piece, then the connection is gone
+
+        def resumed() -> bool:
+            status, answer = session_request(proxy, "GET", "Local/resumed.bin", id=upload_id)
+            assert status == 200
+            if answer["offset"] != MiB + MiB // 2:
+                return False
+            rest = data[answer["offset"] :]
+            offset = answer["offset"]
+            status, _ = session_request(
+                proxy, "PUT", "Local/resumed.bin", rest, id=upload_id, offset=offset, last="true"
+            )
+            return status == 201  # 409 while the server still sees the cut piece arriving
+
+        wait_until(resumed, "the upload resumed where the cut piece ended")
+        assert (tmp_path / "data" / "resumed.bin").read_bytes() == data
+
+
+GiB = 2**30
+PIECE_SIZE = 8 * MiB
+
+
+def send_in_pieces(proxy: Proxy, path: str, size: int) -> str:
+    """Upload ``size`` bytes of distinct 8 MiB pieces; their sha256."""
+    status, created = session_request(proxy, "POST", path, b"")
+    assert status == 201, created
+    digest, block = hashlib.sha256(), bytearray(os.urandom(PIECE_SIZE))
+    for number, offset in enumerate(range(0, size, PIECE_SIZE)):
+        block[:8] = number.to_bytes(8, "big")  # each piece differs: order matters
+        last = {"last": "true"} if offset + PIECE_SIZE >= size else {}
+        status, answer = session_request(
+            proxy, "PUT", path, bytes(block), id=created["id"], offset=offset, **last
+        )
+        assert status == (201 if last else 200), answer
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def read_back(proxy: Proxy, path: str) -> str:
+    """The sha256 of a file as the proxy serves it, read as it streams."""
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=120)
+    connection.request("GET", f"/fsspec-proxy/files/{path}")
+    answer, digest = connection.getresponse(), hashlib.sha256()
+    assert answer.status == 200
+    while block := answer.read(PIECE_SIZE):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("source", ["Local", "S3"])
+def test_a_gibibyte_in_pieces_keeps_the_server_small(
+    tmp_path, monkeypatch, source, s3_endpoint, s3_prefix
+):
+    server_tmp, data = tmp_path / "server-tmp", tmp_path / "data"
+    server_tmp.mkdir()
+    data.mkdir()
+    monkeypatch.setenv("TMPDIR", str(server_tmp))  # where a server would spool
+    sources = [
+        {"name": "Local", "path": str(data)},
+        {"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)},
+    ]
+    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    with standalone(tmp_path, "dev") as proxy:
+        assert proxy.request("GET", f"api/ls/{source}")[0].status == 200  # backends loaded
+        spooled, staged = Peak(lambda: folder_bytes(server_tmp)), Peak(lambda: folder_bytes(data))
+        with PeakRSS(proxy.process.pid) as memory, spooled, staged:
+            expected = send_in_pieces(proxy, f"{source}/big.bin", GiB)
+        assert read_back(proxy, f"{source}/big.bin") == expected
+    assert memory.growth_mib < 64, f"the server grew {memory.growth_mib:.0f} MiB for 1 GiB"
+    assert spooled.peak == 0  # never staged in the server's temporary folder
+    assert staged.peak <= GiB  # local: one staged copy beside the target, renamed into place
+    if source == "S3":
+        s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
+        assert s3.info(f"{s3_prefix}/big.bin")["size"] == GiB
+        assert in_progress(s3, s3_prefix) == []
+    print(f"{source}: 1 GiB in 8 MiB pieces, server RSS +{memory.growth_mib:.1f} MiB")
