@@ -130,15 +130,34 @@ class FsspecProxy(ExtensionApp):
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
     )
     upload_timeout = Float(3600.0, config=True, help="Seconds allowed to receive one upload.")
+    upload_idle_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds an upload may send nothing before it is cut off (408, nothing
+        kept); also how long an upload waits for upload_memory before a 503, and how
+        long an upload session (api/uploads) may wait for its next piece before it is
+        aborted.""",
+    )
+    upload_memory = Int(
+        128 * MiB,
+        config=True,
+        help="""Bytes that all uploads together may hold in memory (S3 parts being
+        filled); an upload beyond it waits, then gets 503 with Retry-After.""",
+    )
+    readahead_memory = Int(
+        64 * MiB,
+        config=True,
+        help="""Bytes that all api/ranges requests together may read ahead of what their
+        clients have received; beyond it, ranges are read one at a time.""",
+    )
+    send_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds a client may take to accept the next chunk of an answer before
+        its connection is closed (a client that stops reading holds memory).""",
+    )
     backend_timeout = Float(
         60.0, config=True, help="Seconds one backend call may take before a 504."
-    )
-    upload_session_timeout = Float(
-        300.0,
-        config=True,
-        help="""Seconds an upload session (api/uploads) may wait for its next piece
-        before it is aborted and its staged bytes removed; also the time one piece
-        may take to arrive.""",
     )
     max_upload_sessions = Int(
         64, config=True, help="Upload sessions open at once on this server (503 beyond)."

@@ -61,6 +61,10 @@ class SignedUrlRefused(PermissionError):
     """A signed URL that is expired, forged, or whose signer may no longer read: 403."""
 
 
+class Busy(RuntimeError):
+    """The server holds as much as it may of what the request needs: 503, retry later."""
+
+
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (NoSuchSource, 404),
@@ -72,6 +76,7 @@ _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (TooManyUploads, 429),
     (UploadsFull, 503),
     (SignedUrlRefused, 403),
+    (Busy, 503),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),
@@ -95,6 +100,14 @@ class SourceError(Exception):
         self.status_code = status
         self.error = error
         self.message = message
+
+
+class SourceChanged(SourceError):
+    """A file was replaced between its metadata and its bytes: reading it again
+    gives the new version whole (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "SourceChanged", "The file changed while it was being read")
 
 
 def known_status(exc: BaseException) -> int | None:

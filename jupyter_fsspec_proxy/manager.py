@@ -14,11 +14,12 @@ from traitlets.config import LoggingConfigurable
 
 from .access import Caller, user_segment
 from .audit import AuditLog
+from .budget import ByteBudget
 from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
 from .errors import NoSuchSource, SourceUnavailable
 from .posted import check_posted, parse_posted
 from .signing import UrlSigner, signing_key
-from .sources import Source, SourceRegistry
+from .sources import Source, SourceRegistry, SourceSet
 from .upload_sessions import UploadSessions
 
 SETTINGS_KEY = "fsspec_proxy_manager"
@@ -41,10 +42,13 @@ class Settings:
     max_upload_size: int = 10 * 1024 * MiB
     max_json_body: int = 16 * MiB
     upload_timeout: float = 3600.0
+    upload_idle_timeout: float = 120.0
+    upload_memory: int = 128 * MiB
+    readahead_memory: int = 64 * MiB
+    send_timeout: float = 120.0
     backend_timeout: float = 60.0
     audit_log: str = ""
     shared_token_user: str = ""
-    upload_session_timeout: float = 300.0
     max_upload_sessions: int = 64
     max_upload_sessions_per_user: int = 8
     signing_key: str = ""
@@ -66,12 +70,16 @@ class ProxyManager(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.registry = SourceRegistry(self.log, self.settings.backend_timeout)
+        settings = self.settings
+        #: what uploads (S3 parts being filled) and batched read-ahead may hold in memory
+        self.upload_budget = ByteBudget(settings.upload_memory, settings.upload_idle_timeout)
+        self.readahead_budget = ByteBudget(settings.readahead_memory, 0)
+        self.registry = SourceRegistry(self.log, settings.backend_timeout, self.upload_budget)
         self.audit = AuditLog(self.settings.audit_log)
         #: who a server's own token or password stands for (it names no one)
         self.shared_token_caller = Caller(self.settings.shared_token_user or getpass.getuser())
         self.uploads = UploadSessions(
-            self.settings.upload_session_timeout,
+            self.settings.upload_idle_timeout,
             self.settings.max_upload_sessions,
             self.settings.max_upload_sessions_per_user,
         )
@@ -91,13 +99,17 @@ class ProxyManager(LoggingConfigurable):
             return os.environ["FSSPEC_PROXY_CONFIG"]
         return None if self.settings.sources else str(DEFAULT_CONFIG)
 
-    def source(self, name: str, caller: Caller, write: bool = False) -> Source:
-        """The source ``name`` as ``caller`` may use it, for reading or writing.
+    def source(
+        self, name: str, caller: Caller, write: bool = False, within: SourceSet | None = None
+    ) -> Source:
+        """The source ``name`` as ``caller`` may use it, for reading or writing, from
+        the set ``within`` (a request's own; else the one in force).
 
         A source the caller may not read answers exactly like one that does not
         exist, so names do not leak; a per-user source is the caller's own view.
         """
-        source = self.registry.lookup(name)
+        sources = within or self.registry.current
+        source = sources.lookup(name)
         access = source.spec.access
         if access is not None and not access.may_read(caller):
             raise NoSuchSource(f"No source named {name!r}")
@@ -108,13 +120,13 @@ class ProxyManager(LoggingConfigurable):
         if source.backend is None:
             raise SourceUnavailable(f"Source {name!r} is unavailable: {source.reason}")
         if source.spec.per_user:
-            source = self.registry.for_user(source, user_segment(caller.name))
+            source = sources.for_user(source, user_segment(caller.name))
         return source
 
     def describe(self, caller: Caller) -> list[dict[str, Any]]:
         """The sources ``caller`` may read, each with whether they may write to it."""
         listing = []
-        for source in self.registry.all():
+        for source in self.registry.current.all():
             access = source.spec.access
             if access is None or access.may_read(caller):
                 may_write = access is None or access.may_write(caller)

@@ -148,7 +148,7 @@ async def test_a_cancelled_upload_leaves_nothing(
     assert sessions(jp_serverapp) == 0
 
 
-@pytest.mark.parametrize("proxy_config", [{"upload_session_timeout": 3.0}])
+@pytest.mark.parametrize("proxy_config", [{"upload_idle_timeout": 3.0}])
 @pytest.mark.parametrize("source", ["Local", "S3"])
 async def test_an_abandoned_upload_expires_and_is_aborted(
     proxy, uploads, source, local_root, s3, s3_prefix, jp_serverapp

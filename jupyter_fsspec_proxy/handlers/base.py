@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -18,6 +19,7 @@ from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, stream_request_body
 
 from ..access import Caller
@@ -25,7 +27,7 @@ from ..auth import AUTH_RESOURCE
 from ..errors import PayloadTooLarge, RetryLater, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
-from ..sources import Source
+from ..sources import Source, SourceSet
 
 ALLOWED_HEADERS = (
     "accept, authorization, content-type, if-match, if-modified-since, if-none-match, "
@@ -44,6 +46,7 @@ NO_XSRF = (
 )
 #: Answers are data for programs: no spaces, and no cycle check (they have none).
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+RETRY_AFTER = 5  # seconds, in 503 answers
 _PROCESS_ID = uuid.uuid4().hex[:16]
 _request_count = itertools.count(1)
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|_xsrf)=)[^&]*", re.IGNORECASE)
@@ -161,9 +164,19 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if not hasattr(self, "_audit_path"):
             self._audit_path = path
             self.set_header("X-Request-Id", self.request_id)
-        source = self.manager.source(name, self.caller, write)
+        source = self.manager.source(name, self.caller, write, self.sources)
         relpath = clean_relpath(rest)
         return source, relpath, source.full_path(relpath)
+
+    _held: SourceSet | None = None
+
+    @property
+    def sources(self) -> SourceSet:
+        """The sources in force when this request first named one, held until it ends:
+        a reload meanwhile closes them only afterwards."""
+        if self._held is None:
+            self._held = self.manager.registry.hold()
+        return self._held
 
     @property
     def request_id(self) -> str:
@@ -172,6 +185,17 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if not hasattr(self, "_request_id"):
             self._request_id = f"{_PROCESS_ID}-{next(_request_count):x}"
         return self._request_id
+
+    async def send_now(self) -> None:
+        """Send what is written so far. A client that takes nothing for
+        ``send_timeout`` seconds is disconnected: it would hold memory forever."""
+        sending = self.flush()
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), self.manager.settings.send_timeout)
+        except asyncio.TimeoutError:
+            self.log.warning("Closing %s: it took nothing for too long", self._request_summary())
+            self.request.connection.close()
+            raise StreamClosedError() from None
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -212,10 +236,23 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_cors_headers()  # cleared with the rest by send_error; allowed origins read errors
-        if isinstance(exc, RetryLater):
-            self.set_header("Retry-After", str(exc.retry_after))
         self.set_header("Content-Type", "application/json")
+        if self.body_unread:
+            # The server closes a connection whose body it did not read: said here,
+            # so that clients and proxies (nginx, configurable-http-proxy) do not
+            # send another request on it.
+            self.set_header("Connection", "close")
+        if isinstance(exc, RetryLater):  # it knows when there will be room
+            self.set_header("Retry-After", str(exc.retry_after))
+        elif status_code == 503:
+            self.set_header("Retry-After", str(RETRY_AFTER))
         self.finish(json.dumps(self.error_body(exc, status_code)))
+
+    @property
+    def body_unread(self) -> bool:
+        """True while part of the request's body has not arrived."""
+        body = getattr(self.request, "_body_future", None)  # tornado's, for streamed bodies
+        return body is not None and not body.done()
 
     def error_body(self, exc: BaseException | None, status_code: int) -> dict[str, str]:
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
@@ -286,6 +323,9 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     received_bytes = 0
 
     def on_finish(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.let_go()
         if hasattr(self, "_audit_path") and self.manager.audit.active:
             self._audit()
         if self.manager.unsecured and self.get_status() < 400:  # failures: Jupyter's line

@@ -11,6 +11,7 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..backend import S3Backend
 from ..conditions import etag_matches
+from ..errors import SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
@@ -51,6 +52,7 @@ class FileHandler(UploadingHandler):
             self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
             started = await self.start_upload(self.path_args[0])
             self.upload, self.conditions, self.client_name = started
+            self.cut_off_when_idle()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -69,14 +71,23 @@ class FileHandler(UploadingHandler):
         await self._send(path, include_body=False)
 
     async def _send(self, path: str, include_body: bool) -> None:
+        """Answer from fresh metadata; a file replaced between its metadata and its
+        bytes (before any byte was sent) is answered again as it is now."""
         source, relpath, full = self.locate(path)
-        info, reader = await source.backend.open_to_read(full)
-        try:
-            meta = FileMeta.from_info(info, relpath)
-            await self._answer(path, meta, include_body, source, full, reader)
-        finally:
-            if reader is not None:
-                await source.backend.close_reader(reader)
+        for attempt in (1, 2):
+            info, reader = await source.backend.open_to_read(full)
+            try:
+                meta = FileMeta.from_info(info, relpath)
+                await self._answer(path, meta, include_body, source, full, reader)
+                return
+            except SourceChanged:
+                if attempt == 2 or self._headers_written:
+                    raise
+                self.clear_header("Content-Range")
+                self.set_status(200)
+            finally:
+                if reader is not None:
+                    await source.backend.close_reader(reader)
 
     async def _answer(
         self, path: str, meta: FileMeta, include_body: bool, source: Source, full: str, reader: Any
@@ -111,11 +122,12 @@ class FileHandler(UploadingHandler):
             self.set_header("Content-Range", span.content_range(meta.size))
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            async for chunk in source.backend.read(
-                full, start, end, self.manager.settings.chunk_size, reader
-            ):
+            chunks = source.backend.read(
+                full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+            )
+            async for chunk in chunks:
                 if self._write_buffer:  # the previous chunk leaves before the next is kept
-                    await self.flush()
+                    await self.send_now()
                 self.write(chunk)
         self.finish(set_content_type=meta.content_type)  # with the last chunk
 

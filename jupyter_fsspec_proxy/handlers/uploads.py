@@ -74,9 +74,8 @@ class UploadSessionHandler(UploadingHandler):
         except PayloadTooLarge:
             uploads.abort(session)  # it cannot complete: nothing of it is kept
             raise
-        settings = self.manager.settings
-        timeout = min(settings.upload_timeout, settings.upload_session_timeout)
-        self.request.connection.set_body_timeout(timeout)
+        self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+        self.cut_off_when_idle()
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         session = self.session
