@@ -374,6 +374,26 @@ async def test_a_writer_who_loses_access_cannot_continue(
     assert staged_uploads(local_root) == [] and not (local_root / "revoked.bin").exists()
 
 
+@pytest.mark.parametrize("proxy_config", [{"upload_idle_timeout": 1.0}])
+async def test_a_piece_that_stalls_is_cut_off_and_nothing_kept(
+    uploads, local_root, jp_http_port, jp_base_url, jp_serverapp
+):
+    upload_id = body_json(await uploads.open("Local/stalled.bin"))["id"]
+    token = jp_serverapp.identity_provider.token
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    target = f"{jp_base_url}fsspec-proxy/api/uploads/Local/stalled.bin?id={upload_id}&offset=0"
+    writer.write(
+        f"PUT {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n"
+        f"Content-Length: {MiB}\r\n\r\n".encode() + b"x" * 1000
+    )  # then nothing more
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert staged_uploads(local_root) == [] and sessions(jp_serverapp) == 0
+    assert (await uploads.status("Local/stalled.bin", upload_id)).code == 404
+
+
 class TestAudit:
     @pytest.fixture
     def proxy_config(self, tmp_path) -> dict:
