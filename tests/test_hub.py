@@ -140,6 +140,8 @@ def test_a_signed_url_reads_as_its_signer_with_the_signers_groups(hub):
     bob.pipe_file("Home/private.txt", b"bob's own")
     with urllib.request.urlopen(bob.sign("Home/private.txt"), timeout=30) as answer:
         assert answer.read() == b"bob's own"
+    alice.rm("Home/private.txt")  # the users' homes as the other tests expect them
+    bob.rm("Home/private.txt")
 
 
 def test_per_user_paths_are_isolated(hub):

@@ -384,7 +384,8 @@ async def test_a_piece_that_stalls_is_cut_off_and_nothing_kept(
     target = f"{jp_base_url}fsspec-proxy/api/uploads/Local/stalled.bin?id={upload_id}&offset=0"
     writer.write(
         f"PUT {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n"
-        f"Content-Length: {MiB}\r\n\r\n".encode() + b"x" * 1000
+        f"Content-Length: {MiB}\r\n\r\n".encode()
+        + b"x" * 1000
     )  # then nothing more
     await writer.drain()
     answer = await asyncio.wait_for(reader.read(), 30)

@@ -48,7 +48,8 @@ def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
         (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
         (f"{PREFIX}/api/uploads/{PATH}", UploadSessionHandler),
         (f"{PREFIX}/api/sign/{PATH}", SignHandler),
-        (f"{PREFIX}/signed/([^/]+)(?:/[^/]*)?", SignedFileHandler),
+        (f"{PREFIX}/signed/([^/]+)", SignedFileHandler),
+        (f"{PREFIX}/signed/([^/]+)/([^/]+)", SignedFileHandler),  # with the file's name
         (f"{PREFIX}/client/all.json", PipliteIndexHandler),
         (f"{PREFIX}/client/simple/", SimpleIndexHandler),
         (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),

@@ -54,18 +54,19 @@ class SignHandler(ProxyHandler):
 
 class SignedFileHandler(FileHandler):
     """``GET``/``HEAD signed/<token>[/<file name>]``: public; the token says which file,
-    and whose rules apply (the signer's, as they are now)."""
+    and whose rules apply (the signer's, as they are now). The name only decorates
+    the URL, for browsers and tools that look at its end."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "OPTIONS")
     public = True
     grant: Grant | None = None
 
     @allow_unauthenticated
-    async def get(self, token: str) -> None:
+    async def get(self, token: str, name: str = "") -> None:
         await self._send_signed(token, include_body=True)
 
     @allow_unauthenticated
-    async def head(self, token: str) -> None:
+    async def head(self, token: str, name: str = "") -> None:
         await self._send_signed(token, include_body=False)
 
     async def _send_signed(self, token: str, include_body: bool) -> None:
