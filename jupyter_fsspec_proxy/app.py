@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from jupyter_server.auth import IdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
-from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Type,
+    Unicode,
+    default,
+    validate,
+)
 
 from . import __version__, standalone_logs
+from .access import check_rules
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
-from .handlers.service import DisabledHandler
+from .handlers.service import DisabledHandler, MetricsHandler
 from .manager import SETTINGS_KEY, UNSECURED_MODES, ProxyManager, Settings
 
 MODES = ("run", "dev", "private", "hub")
@@ -98,7 +112,25 @@ class FsspecProxy(ExtensionApp):
         file sources of the same name.""",
     )
     allow_reload = Bool(
-        False, config=True, help="Allow authenticated users to reload or replace the config."
+        False,
+        config=True,
+        help="Allow config_admins to reload the config (api/reload) or replace it (api/config).",
+    )
+    config_admins = List(
+        Unicode(),
+        config=True,
+        help="""With allow_reload: who may reload or replace the config, as access rules
+        (user:NAME, group:NAME, service:NAME, admin for JupyterHub's admins, * for any
+        user). Default: nobody in hub mode, ["*"] (whoever the server authenticates:
+        its own user) elsewhere.""",
+    )
+    metrics_access = List(
+        Unicode(),
+        default_value=["admin"],
+        config=True,
+        help="""Hub mode: who may read the Prometheus metrics at {base_url}metrics, as
+        access rules (admin: JupyterHub's admins). Other modes follow Jupyter's
+        ServerApp.authenticate_prometheus.""",
     )
     allowed_origins = List(
         Unicode(),
@@ -274,11 +306,25 @@ class FsspecProxy(ExtensionApp):
         values = {name: getattr(self, name) for name in Settings.__dataclass_fields__}
         return Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
+    @default("config_admins")
+    def _nobody_in_a_hub(self) -> list[str]:
+        return [] if self.mode == "hub" else ["*"]
+
+    @validate("config_admins", "metrics_access")
+    def _valid_rules(self, proposal: Any) -> Any:
+        try:
+            check_rules(proposal.value, f"c.FsspecProxy.{proposal.trait.name}")
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal.value
+
     def initialize_handlers(self) -> None:
         if self.manager.disabled:
             self.handlers.append(("fsspec-proxy/.*", DisabledHandler))
             return
         self.handlers.extend(routes(lite_dir=self.lite_dir))
+        if self.mode == "hub":
+            self.handlers.append(("metrics", MetricsHandler))
 
     async def stop_extension(self) -> None:
         await self.manager.close()

@@ -18,6 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
@@ -328,9 +329,20 @@ class S3Backend(AsyncBackend):
                 raise SourceChanged() from None
             raise
 
-    async def presign(self, path: str, expires: int) -> str:
-        """A URL that reads ``path`` without credentials for ``expires`` seconds."""
-        return await self.call("url", path, expires=expires)
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
+        """A URL that reads ``path`` without credentials for ``expires`` seconds.
+        S3 answers it with the type the proxy would send, whatever type the object
+        was stored with, and anything a browser would run as a download of no type:
+        no CSP guards the storage's origin."""
+        if meta.inert:
+            shown = {"ResponseContentType": meta.content_type}
+        else:
+            name = quote(meta.name.rpartition("/")[2])
+            shown = {
+                "ResponseContentType": "application/octet-stream",
+                "ResponseContentDisposition": f"attachment; filename*=UTF-8''{name}",
+            }
+        return await self.call("url", path, expires=expires, **shown)
 
     async def close(self) -> None:
         client = getattr(self.fs, "_s3", None)

@@ -12,7 +12,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .access import Caller, user_segment
+from .access import Caller, matches, user_segment
 from .audit import AuditLog
 from .budget import ByteBudget
 from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
@@ -35,6 +35,8 @@ class Settings:
     config_file: str = ""
     sources: tuple[dict[str, Any], ...] = ()
     allow_reload: bool = False
+    config_admins: tuple[str, ...] = ("*",)
+    metrics_access: tuple[str, ...] = ("admin",)
     posted_source_roots: tuple[str, ...] = ()
     posted_source_kwargs: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -111,7 +113,7 @@ class ProxyManager(LoggingConfigurable):
         sources = within or self.registry.current
         source = sources.lookup(name)
         access = source.spec.access
-        if access is not None and not access.may_read(caller):
+        if not _visible(source, caller):
             raise NoSuchSource(f"No source named {name!r}")
         if write and source.readonly:
             raise PermissionError(f"Source {name!r} is readonly")
@@ -128,7 +130,7 @@ class ProxyManager(LoggingConfigurable):
         listing = []
         for source in self.registry.current.all():
             access = source.spec.access
-            if access is None or access.may_read(caller):
+            if _visible(source, caller):
                 may_write = access is None or access.may_write(caller)
                 listing.append({**source.describe(), "writable": may_write and not source.readonly})
         return listing
@@ -151,17 +153,24 @@ class ProxyManager(LoggingConfigurable):
         """Re-read the config file and replace the sources; raises ConfigError."""
         await self.registry.replace_async(self._file_specs())
 
-    async def apply_posted(self, text: bytes) -> None:
+    async def apply_posted(self, text: bytes, poster: Caller) -> None:
         """Serve the sources of a posted document in place of the config file's.
-        Posted sources may only lie below ``posted_source_roots``."""
+        Posted sources may only lie below ``posted_source_roots``, and never reach
+        data that the configured rules deny the ``poster``."""
         specs = parse_posted(text)
         check_posted(
             specs,
             self.settings.posted_source_roots,
             self.settings.posted_source_kwargs,
             self.config_path or "",
+            self._file_specs(),
+            poster,
         )
         await self.registry.replace_async(merge(specs, self._trait_specs()))
+
+    def may_reconfigure(self, caller: Caller) -> bool:
+        """Whether ``caller`` may reload or replace the config (``config_admins``)."""
+        return matches(self.settings.config_admins, caller)
 
     def watch_config(self) -> None:
         """Reload whenever the config file changes (the unsecured modes)."""
@@ -204,6 +213,12 @@ class ProxyManager(LoggingConfigurable):
     @property
     def unsecured(self) -> bool:
         return self.settings.mode in UNSECURED_MODES
+
+
+def _visible(source: Source, caller: Caller) -> bool:
+    """Whether ``source`` exists for ``caller``: its rules let them read it, and a
+    per-user source has a root for users only."""
+    return caller.may_use(source.spec.access) and (caller.is_user or not source.spec.per_user)
 
 
 def _mtime(path: str) -> float | None:

@@ -1,10 +1,11 @@
 """Signed URLs: tokens that let anyone read one file until they expire.
 
 A token is ``<payload>.<mac>``, both base64url: the payload is JSON with the
-path (``<source>/<path>``), the expiry and the signer's identity (name and
-groups); the MAC is HMAC-SHA256 of the payload under the server's key. It holds
-no secret of any source; whoever has the token may read that one file as its
-signer could, until it expires.
+path (``<source>/<path>``), the expiry and the signer's identity (name, kind,
+groups and whether a hub admin: all that access rules look at); the MAC is
+HMAC-SHA256 of the payload under the server's key. It holds no secret of any
+source; whoever has the token may read that one file as its signer could,
+until it expires.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ class UrlSigner:
             "path": path,
             "expires": expires,
             "user": signer.name,
+            "kind": signer.kind,
             "groups": sorted(signer.groups),
+            "admin": signer.admin,
         }
         encoded = _b64(json.dumps(payload, separators=(",", ":")).encode())
         return f"{encoded}.{_b64(self._mac(encoded))}", expires
@@ -107,11 +110,13 @@ class UrlSigner:
 
 def _grant(payload: Any) -> Grant:
     """The grant a payload describes; only payloads this server signed get here."""
-    return Grant(
-        str(payload["path"]),
-        Caller(str(payload["user"]), frozenset(map(str, payload["groups"]))),
-        int(payload["expires"]),
+    signer = Caller(
+        str(payload["user"]),
+        frozenset(map(str, payload["groups"])),
+        str(payload["kind"]),
+        payload["admin"] is True,
     )
+    return Grant(str(payload["path"]), signer, int(payload["expires"]))
 
 
 def _b64(data: bytes) -> str:

@@ -119,7 +119,7 @@ def with_payload(url: str, changed: dict) -> str:
 
 async def test_a_token_holds_names_and_expiry_only(proxy, sign):
     url = await signed_url(proxy, sign, "S3/k.bin")
-    assert set(payload(url)) == {"path", "expires", "user", "groups"}
+    assert set(payload(url)) == {"path", "expires", "user", "kind", "groups", "admin"}
     assert payload(url)["path"] == "S3/k.bin" and payload(url)["user"] == ME
 
 
@@ -133,6 +133,8 @@ async def test_altered_foreign_and_expired_urls_are_refused(proxy, sign, anyone)
         "other path": with_payload(url, {**payload(url), "path": "Local/other.txt"}),
         "longer life": with_payload(url, later),
         "other user": with_payload(url, {**payload(url), "user": "admin"}),
+        "made admin": with_payload(url, {**payload(url), "admin": True}),
+        "another kind": with_payload(url, {**payload(url), "kind": "service"}),
         "altered MAC": url.replace(token, token[:-2] + ("AA" if token[-2:] != "AA" else "BB")),
         "no MAC": url.replace(token, token.rpartition(".")[0]),
         "another key": url.replace(token, foreign),
@@ -243,13 +245,17 @@ class TestAudit:
     ):
         url = await signed_url(proxy, sign, "Scratch/a.csv")
         await anyone(url)
-        await anyone(url.replace("/signed/", "/signed/x"))
+        forged = url.replace("/signed/", "/signed/x")
+        await anyone(forged)
         lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
         assert [(r["user"], r["operation"], r["path"], r["status"]) for r in lines] == [
             (ME, "PUT files", "a.csv", 201),
             (ME, "POST api/sign", "a.csv", 200),
-            (ME, "GET signed", "a.csv", 200),  # the forged URL named no file
+            (ME, "GET signed", "a.csv", 200),
+            (None, "GET signed", "", 403),  # a forged URL: no signer, no path, no token
         ]
+        token = forged.split("/signed/")[1].split("/")[0]
+        assert token[:40] not in (tmp_path / "audit.jsonl").read_text()
 
 
 def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):

@@ -1,11 +1,15 @@
 """``client/``: the matching client wheel and package indexes for it: PEP 503/691
-for micropip and pip, ``all.json`` for JupyterLite's ``%pip`` (piplite)."""
+for micropip and pip, ``all.json`` for JupyterLite's ``%pip`` (piplite).
+
+Public, like Jupyter's own static files: the same open-source wheel for everyone,
+holding no data, so that pip and PyScript's loader (which send no token, and no
+XSRF token to JupyterHub) can fetch it."""
 
 from __future__ import annotations
 
 import json
 
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado.web import HTTPError
 
 from ..client_wheel import PROJECT, require_client_wheel
@@ -17,7 +21,7 @@ JSON_INDEX = "application/vnd.pypi.simple.v1+json"
 class ClientWheelHandler(ProxyHandler):
     """``GET client/<wheel>``: the wheel itself."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self, name: str) -> None:
         wheel = require_client_wheel()
         if name != wheel.name:
@@ -30,7 +34,7 @@ class SimpleIndexHandler(ProxyHandler):
     """``GET client/simple/`` and ``client/simple/fsspec-proxy-client/``: an index
     with one project and one file, as HTML or, when asked for, PEP 691 JSON."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self, project: str | None = None) -> None:
         if project not in (None, PROJECT):
             raise HTTPError(404, "This index has only %r", PROJECT)
@@ -59,7 +63,7 @@ class PipliteIndexHandler(ProxyHandler):
     site lists ``{base_url}fsspec-proxy/client/all.json`` in ``pipliteUrls`` and
     ``%pip install fsspec-proxy-client`` gets this server's own client."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self) -> None:
         wheel = require_client_wheel()
         release = {

@@ -46,8 +46,8 @@ class FileHandler(UploadingHandler):
     #: A file's bytes are never a page of this server, errors included.
     content_security_policy = "sandbox; default-src 'none'"
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    async def before_body(self) -> None:
+        await super().before_body()
         if self.request.method == "PUT":
             self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
             started = await self.start_upload(self.path_args[0])
@@ -108,7 +108,7 @@ class FileHandler(UploadingHandler):
         if include_body and presigned is not None and meta.size >= presigned.min_size:
             assert isinstance(source.backend, S3Backend)  # config.parse_presigned_reads
             self.set_header("Cache-Control", "no-store")  # the URL expires
-            self.redirect(await source.backend.presign(full, presigned.expires), status=307)
+            self.redirect(await source.backend.presign(full, presigned.expires, meta), status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)

@@ -83,7 +83,11 @@ class SignedFileHandler(FileHandler):
 
     @property
     def audited_user(self) -> str | None:
-        return self.caller.name
+        return None if self.grant is None else self.grant.signer.name
+
+    @property
+    def named_in_url(self) -> list[str]:
+        return []  # a token, not a path: a refused one is not worth recording
 
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
         """As for the signer now: a source they may no longer read, or one that is

@@ -73,7 +73,7 @@ class UploadingHandler(ProxyHandler):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         upload = self.upload
-        if upload is None:
+        if upload is None or self._draining:
             return None
         self._idle_since = time.monotonic()
         if upload.received + len(chunk) > self.body_limit:

@@ -29,8 +29,8 @@ class UploadSessionHandler(UploadingHandler):
     session: UploadSession | None = None  # the session a PUT is sending a piece of
     _sending: asyncio.Future[None] | None = None  # the piece's bytes the backend is taking
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    async def before_body(self) -> None:
+        await super().before_body()
         if self.request.method == "PUT":
             self._begin_piece(self.path_args[0])
 
@@ -72,6 +72,7 @@ class UploadSessionHandler(UploadingHandler):
                     f"The upload would be larger than the limit of {self.body_limit} bytes"
                 )
         except PayloadTooLarge:
+            self.upload = None
             uploads.abort(session)  # it cannot complete: nothing of it is kept
             raise
         self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)

@@ -101,17 +101,18 @@ class Operations:
         path: str = "",
         body: Body = None,
         headers: dict[str, str] | None = None,
-        write: bool | None = None,
         ok: tuple[int, ...] = OK,
+        with_xsrf: bool = True,
     ) -> Op:
-        """One request, with the session's credentials; raises for error answers."""
-        write = method not in ("GET", "HEAD") if write is None else write
+        """One request, with the session's credentials; raises for error answers. A
+        cookie session sends its XSRF token with every request (JupyterHub asks for
+        it on reads too), fetched once from ``api/xsrf``."""
         auth: dict[str, str] = {}
         if self.token:
             auth = {"Authorization": f"token {self.token}"}
-        elif write:  # a cookie session: writes carry its XSRF token
+        elif with_xsrf:
             if self._xsrf is None:
-                answer = yield from self.call("GET", self.route("api/xsrf"), write=False)
+                answer = yield from self.call("GET", self.route("api/xsrf"), with_xsrf=False)
                 self._xsrf = json.loads(answer.body)["xsrf_token"]
             auth = {"X-XSRFToken": self._xsrf}
         response = yield Request(method, url, {**auth, **(headers or {})}, body)
@@ -200,7 +201,7 @@ class Operations:
         body = json.dumps({"ranges": items}).encode()
         headers = {"Content-Type": "application/json"}
         url = self.route("api/ranges")
-        response = yield from self.call("POST", url, body=body, headers=headers, write=True)
+        response = yield from self.call("POST", url, body=body, headers=headers)
         results = parse_frames(response.body, count, paths)
         if on_error == "raise":
             for result in results:
