@@ -154,6 +154,18 @@ async def test_altered_foreign_and_expired_urls_are_refused(proxy, sign, anyone)
     assert (expired.code, body_json(expired)["message"]) == (403, "This signed URL has expired")
 
 
+async def test_another_site_may_embed_a_signed_url_even_with_a_login_cookie(
+    proxy, raw, sign, anyone, jp_serverapp
+):
+    url = await signed_url(proxy, sign, "Scratch/picture.csv")
+    login = await raw(f"api/xsrf?token={jp_serverapp.identity_provider.token}", auth=False)
+    cookie = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
+    embedded = {"Cookie": cookie, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Site": "cross-site"}
+    assert (await raw("files/Scratch/picture.csv", auth=False, headers=embedded)).code == 403
+    answer = await anyone(url, headers=embedded)  # <img src>, say: the URL is the proof
+    assert (answer.code, answer.body) == (200, DATA)
+
+
 async def test_the_file_name_in_the_url_only_decorates(proxy, sign, anyone):
     url = await signed_url(proxy, sign, "Scratch/report.csv")
     renamed = await anyone(url.rpartition("/")[0] + "/page.html")
