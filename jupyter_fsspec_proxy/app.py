@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
@@ -42,6 +43,7 @@ UNSECURED_FLAGS = [
     "--ServerApp.disable_check_xsrf=True",
 ]
 MiB = 1024 * 1024
+CLOSE_TIMEOUT = 5  # seconds the sources may take to close when the server stops
 
 
 USAGE = """Serve fsspec filesystems (S3, ...) over HTTP without handing out their credentials.
@@ -269,19 +271,29 @@ class FsspecProxy(ExtensionApp):
                 self.mode.upper(),
             )
         try:
+            self.manager.open_audit_log()
+        except ConfigError as exc:
+            self._refuse_to_start(str(exc))
+            return
+        try:
             self.manager.load()
         except ConfigError as exc:
             if self.mode in UNSECURED_MODES:  # the watcher picks up the fixed file
                 self.log.critical("No sources are served until the config is fixed: %s", exc)
-            elif self.standalone:
-                sys.exit(f"jupyter fsspec-proxy: {exc}")
             else:
-                self._disable(f"the config cannot be used: {exc}")
+                self._refuse_to_start(f"the config cannot be used: {exc}")
                 return
         if self.mode in UNSECURED_MODES:
             self.manager.watch_config()
         if self.standalone:
             self._describe_standalone()
+
+    def _refuse_to_start(self, reason: str) -> None:
+        """The standalone command stops, saying why; inside a shared server the proxy
+        disables itself and the server lives on."""
+        if self.standalone:
+            sys.exit(f"jupyter fsspec-proxy: {reason}")
+        self._disable(reason)
 
     def _disable(self, reason: str) -> None:
         """Serve nothing but 503 with ``reason``; a shared server lives on."""
@@ -327,7 +339,12 @@ class FsspecProxy(ExtensionApp):
             self.handlers.append(("metrics", MetricsHandler))
 
     async def stop_extension(self) -> None:
-        await self.manager.close()
+        """Close the sources; a backend that does not close in seconds is left behind,
+        so that stopping (SIGTERM, a hub's shutdown) never hangs."""
+        try:
+            await asyncio.wait_for(self.manager.close(), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.log.warning("Sources did not close within %d s; stopping anyway", CLOSE_TIMEOUT)
 
 
 def main(argv: list[str] | None = None) -> None:

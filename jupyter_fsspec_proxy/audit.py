@@ -14,6 +14,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from .config import ConfigError
+
 LOGGER = "jupyter_fsspec_proxy.audit"
 #: Characters that JSON leaves raw but line-based readers (``str.splitlines``) split on.
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -25,11 +27,19 @@ ANONYMOUS_BURST = 100
 
 class AuditLog:
     def __init__(self, path: str = "") -> None:
+        """Log to the logger, and append to ``path`` if given (ConfigError if it
+        cannot be opened)."""
         self.logger = logging.getLogger(LOGGER)
         self.logger.setLevel(logging.INFO)
         self._file: logging.Handler | None = None
         if path:
-            self._file = logging.FileHandler(path, encoding="utf-8")
+            try:
+                self._file = logging.FileHandler(path, encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"c.FsspecProxy.audit_log: cannot append to {path!r} ({exc.strerror}): "
+                    "make its folder, or name another file"
+                ) from None
             self._file.setFormatter(logging.Formatter("%(message)s"))
             self.logger.addHandler(self._file)
         self._allowance = float(ANONYMOUS_BURST)

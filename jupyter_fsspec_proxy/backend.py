@@ -85,8 +85,9 @@ class Backend:
             kind = ThreadedBackend
         return kind(fs, timeout, secrets, root, name, upload_budget)
 
-    def translate(self, exc: BaseException) -> SourceError:
-        return translate(exc, self.secrets, self.root, self.name)
+    def translate(self, exc: BaseException, path: str = "") -> SourceError:
+        """``exc`` as an error to answer with, about the backend ``path`` if known."""
+        return translate(exc, self.secrets, self.root, self.name, path)
 
     def with_root(self, root: str) -> Backend:
         """The same filesystem (connections, threads) serving another root."""
@@ -96,22 +97,39 @@ class Backend:
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``fs.<method>(*args, **kwargs)`` with the timeout and error translation."""
-        return await self._guard(self._run(method, *args, **kwargs))
+        path = args[0] if args and isinstance(args[0], str) else ""
+        return await self._guard(self._run(method, *args, **kwargs), path=path)
 
-    async def _guard(self, awaitable: Any, timed: bool = True) -> Any:
+    async def _guard(self, awaitable: Any, timed: bool = True, path: str = "") -> Any:
         """Await with the timeout (unless ``timed`` is off) and translate errors."""
         try:
             return await (asyncio.wait_for(awaitable, self.timeout) if timed else awaitable)
         except Exception as exc:
-            raise self.translate(exc) from None
+            raise self.translate(exc, path) from None
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    async def info(self, path: str) -> dict[str, Any]:
+        """``path``'s fsspec info. A source's root is always a directory, empty or
+        not: an empty bucket, prefix or memory root has no entry of its own."""
+        try:
+            return await self.call("info", path)
+        except SourceError as exc:
+            if exc.status_code == 404 and self.is_root(path):
+                return {"name": path, "type": "directory", "size": 0}
+            raise
+
+    async def exists(self, path: str) -> bool:
+        return self.is_root(path) or bool(await self.call("exists", path))
+
+    def is_root(self, path: str) -> bool:
+        return path.rstrip("/") == self.root.rstrip("/")
+
     async def meta(self, path: str, name: str) -> FileMeta | None:
         """The metadata of ``path`` (``name`` as clients know it), None if missing."""
         try:
-            return FileMeta.from_info(await self.call("info", path), name)
+            return FileMeta.from_info(await self.info(path), name)
         except SourceError as exc:
             if exc.status_code == 404:
                 return None
@@ -120,7 +138,7 @@ class Backend:
     async def open_to_read(self, path: str) -> tuple[dict[str, Any], Any]:
         """``path``'s info, and a reader already open where that costs nothing more
         (local files); None: :meth:`read` opens one. Close it with :meth:`close_reader`."""
-        return await self.call("info", path), None
+        return await self.info(path), None
 
     async def read(
         self,
@@ -167,7 +185,7 @@ class Backend:
         try:
             entries = await self.call("ls", path, detail=detail)
         except SourceError as exc:
-            if exc.status_code == 404 and path.rstrip("/") == self.root.rstrip("/"):
+            if exc.status_code == 404 and self.is_root(path):
                 return []
             raise
         return self._without_staged(entries, detail)
@@ -181,7 +199,7 @@ class Backend:
 
     async def delete(self, path: str, recursive: bool) -> None:
         """Delete a file, or a directory with ``recursive``."""
-        info = await self.call("info", path)
+        info = await self.info(path)
         if info.get("type") != "directory":
             await self.call("rm_file", path)
             return
@@ -195,7 +213,7 @@ class Backend:
     async def copy(self, src: str, dst: str, recursive: bool) -> None:
         """Copy a file, or a directory with ``recursive``; into ``dst`` when it is an
         existing directory."""
-        info = await self.call("info", src)
+        info = await self.info(src)
         dst = await self._into_existing_dir(src, dst)
         if info.get("type") != "directory":
             await self.call("cp_file", src, dst)
@@ -315,7 +333,8 @@ class S3Backend(AsyncBackend):
 
     async def call_s3(self, method: str, **params: Any) -> Any:
         """One S3 API call, through :meth:`_guard` like every other call."""
-        return await self._guard(self._s3(method, params))
+        path = f"{params['Bucket']}/{params.get('Key', '')}".rstrip("/")
+        return await self._guard(self._s3(method, params), path=path)
 
     async def _s3(self, method: str, params: dict[str, Any]) -> Any:
         """S3's 412: to a create-only write (s3fs makes it FileExistsError), the file

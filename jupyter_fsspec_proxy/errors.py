@@ -126,21 +126,36 @@ def status_for(exc: BaseException) -> int:
 
 
 def translate(
-    exc: BaseException, secrets: Iterable[str], root: str = "", name: str = ""
+    exc: BaseException, secrets: Iterable[str], root: str = "", name: str = "", path: str = ""
 ) -> SourceError:
     """Turn a backend exception into an error whose message holds no secret and
-    names paths as clients do (``<source>/<path>``, not the server's root)."""
+    names paths as clients do (``<source>/<path>``, not the server's root). A store
+    that cannot be reached is said so in plain words: its URL, spliced with the
+    source's name, would be nonsense and might show the server's root."""
     if isinstance(exc, SourceError):
         return exc
     status = status_for(exc)
     if status == 504:
         message = "The storage backend did not answer in time"
+    elif _unreachable(exc):
+        where = hide_root(path, root, name) if path else name
+        message = f"{where}: could not connect to the storage endpoint"
     else:
         message = scrub(str(exc) or type(exc).__name__, secrets)
         message = hide_root(message, root, name)
         if status == 502:
             message = f"Storage backend failed: {message}"
     return SourceError(status, type(exc).__name__, message)
+
+
+#: Exception classes (by name, of any backend's library) that mean "no connection".
+_UNREACHABLE = frozenset(
+    {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ConnectionError"}
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(kind.__name__ in _UNREACHABLE for kind in type(exc).__mro__)
 
 
 def hide_root(text: str, root: str, name: str) -> str:

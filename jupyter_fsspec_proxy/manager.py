@@ -77,7 +77,7 @@ class ProxyManager(LoggingConfigurable):
         self.upload_budget = ByteBudget(settings.upload_memory, settings.upload_idle_timeout)
         self.readahead_budget = ByteBudget(settings.readahead_memory, 0)
         self.registry = SourceRegistry(self.log, settings.backend_timeout, self.upload_budget)
-        self.audit = AuditLog(self.settings.audit_log)
+        self.audit = AuditLog()  # the file, if any, opens in load()
         #: who a server's own token or password stands for (it names no one)
         self.shared_token_caller = Caller(self.settings.shared_token_user or getpass.getuser())
         self.uploads = UploadSessions(
@@ -141,6 +141,10 @@ class ProxyManager(LoggingConfigurable):
     def _file_specs(self) -> list[SourceSpec]:
         path = self.config_path
         return merge(load_file(path) if path else [], self._trait_specs())
+
+    def open_audit_log(self) -> None:
+        """Open ``audit_log`` at start; ConfigError says why it cannot be."""
+        self.audit = AuditLog(self.settings.audit_log)
 
     def load(self) -> None:
         """Build the sources and read the signing key at start; raises ConfigError."""

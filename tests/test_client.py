@@ -7,6 +7,9 @@ so each scenario runs in a thread while the loop serves it.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -15,12 +18,14 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from subprocess import PIPE
 
 import fsspec
 import fsspec_proxy_client
 import pytest
 from fsspec.callbacks import Callback
 from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSystem
+from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
 WRITABLE = ["Scratch", "Local", "S3"]
@@ -143,6 +148,67 @@ async def test_fsspec_open_with_the_environment(jp_serverapp, proxy_url, monkeyp
             f.write("hi")
         with fsspec.open("proxy://Scratch/hello.txt") as f:
             assert f.read() == b"hi"
+
+    await asyncio.to_thread(scenario)
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"FSSPEC_PROXY_ENDPOINT_URL": "{url}", "FSSPEC_PROXY_TOKEN": "{token}"},
+        # a hub user's kernel, as older docs set it up, in a server that runs the proxy
+        {
+            "FSSPEC_PROXY_URL": "{url}",
+            "JUPYTERHUB_API_TOKEN": "{token}",
+            "FSSPEC_PROXY_CONFIG": "/etc/fsspec-proxy/config.yaml",
+        },
+    ],
+)
+async def test_a_fresh_python_with_the_environment_already_set(
+    jp_serverapp, proxy_url, environment
+):
+    """fsspec reads FSSPEC_<PROTOCOL>_<OPTION> once, at its import: a new process."""
+    token = jp_serverapp.identity_provider.token
+    names = {k: v.format(url=proxy_url, token=token) for k, v in environment.items()}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FSSPEC_", "JUPYTERHUB_"))}
+    code = (
+        "import fsspec\n"
+        "with fsspec.open('proxy://Scratch/fresh.txt', 'w') as f: f.write('fresh')\n"
+        "print(fsspec.open('proxy://Scratch/fresh.txt', 'r').open().read())"
+    )
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env={**clean, **names}, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert out.decode().strip() == "fresh"
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_append_adds_and_never_truncates(remote, source):
+    def scenario():
+        path = f"{source}/appended/log.txt"
+        with remote.open(path, "a") as f:  # no file yet: made
+            f.write("line1\n")
+        with remote.open(path, "ab") as f:
+            f.write(b"line2\n")
+        options = {"endpoint_url": remote.endpoint_url, "token": remote.token}
+        with fsspec.open(f"proxy://{path}", "a", **options) as f:
+            f.write("line3\n")
+        assert remote.cat_file(path) == b"line1\nline2\nline3\n"
+        appending = remote.open(path, "ab")
+        appending.write(b"mine\n")
+        remote.pipe_file(path, b"theirs\n")  # another writer, before the append is sent
+        appending.close()
+        assert remote.cat_file(path) == b"theirs\nmine\n"  # appended to what is there
+        # a writer between reading the file and sending it back: theirs stays, whole
+        with tempfile.SpooledTemporaryFile() as spool:
+            condition = remote.drive(remote.spool_existing_op(path, spool))
+            remote.pipe_file(path, b"last\n")
+            spool.write(b"lost?\n")
+            with pytest.raises(FileExistsError):
+                remote.drive(remote.upload_op(path, upload_body(spool), headers=condition))
+        assert remote.cat_file(path) == b"last\n"
 
     await asyncio.to_thread(scenario)
 

@@ -234,9 +234,9 @@ SERVER_TOKEN_SCOPES = [
 
 
 def test_a_kernel_needs_only_the_hub_environment(hub, monkeypatch):
-    """In a user's server: FSSPEC_PROXY_URL from c.Spawner.environment, and the
-    JUPYTERHUB_API_TOKEN the hub gives every server."""
-    monkeypatch.setenv("FSSPEC_PROXY_URL", hub.proxy_url)
+    """In a user's server: FSSPEC_PROXY_ENDPOINT_URL from c.Spawner.environment, and
+    the JUPYTERHUB_API_TOKEN the hub gives every server."""
+    monkeypatch.setenv("FSSPEC_PROXY_ENDPOINT_URL", hub.proxy_url)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.token_for("alice", SERVER_TOKEN_SCOPES))
     monkeypatch.delenv("FSSPEC_PROXY_TOKEN", raising=False)
     with fsspec.open("proxy://Team/from-kernel.txt", "wb") as f:

@@ -124,7 +124,7 @@ class RangesHandler(ProxyHandler):
         source, _, full = self._locate_once(path)
         start = start or 0
         if start < 0 or (end is not None and end < 0):
-            size = int((await source.backend.call("info", full)).get("size") or 0)
+            size = int((await source.backend.info(full)).get("size") or 0)
             start = max(size + start, 0) if start < 0 else start
             end = max(size + end, 0) if end is not None and end < 0 else end
         if end is not None and end <= start:

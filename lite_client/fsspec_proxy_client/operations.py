@@ -51,15 +51,15 @@ class Operations:
         endpoint_url: str | None = None,
         token: str | None = None,
         transport: Any = None,
+        url: str | None = None,
+        config: Any = None,
         **kwargs: Any,
     ) -> None:
-        if "url" in kwargs:
-            raise TypeError(
-                "The proxy's address is endpoint_url=, as in s3fs and gcsfs: "
-                "fsspec passes storage_options={'endpoint_url': ..., 'token': ...}"
-            )
+        """``url`` is the older name of ``endpoint_url`` (fsspec makes it of
+        ``FSSPEC_PROXY_URL``); ``config`` is ignored: fsspec makes it of the server's
+        ``FSSPEC_PROXY_CONFIG``, which a kernel may inherit."""
         super().__init__(**kwargs)
-        self.endpoint_url, self.token = find_proxy(endpoint_url, token)
+        self.endpoint_url, self.token = find_proxy(endpoint_url or url, token)
         self.transport = transport or self.make_transport()
         self._xsrf: str | None = None
 
@@ -226,15 +226,40 @@ class Operations:
         path: str,
         source: IO[bytes],
         callback: Callback = DEFAULT_CALLBACK,
-        create: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Op:
-        """One streamed PUT of an open local file, reporting progress as it is read."""
+        """One streamed PUT of an open local file, reporting progress as it is read;
+        ``headers``: its conditions (``If-Match``, ``If-None-Match``)."""
         size = os.fstat(source.fileno()).st_size
         callback.set_size(size)
-        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        sent = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         body = ProgressReader(source, callback)
-        headers.update(_create_only(create))
-        yield from self.call("PUT", self.route("files", path), path, body=body, headers=headers)
+        sent.update(headers or {})
+        yield from self.call("PUT", self.route("files", path), path, body=body, headers=sent)
+
+    def spool_existing_op(self, path: str, spool: IO[bytes]) -> Op:
+        """Copy the bytes of ``path`` into ``spool``, in ``transfer_block`` ranges, and
+        return the condition that a write of the same version needs: ``If-Match`` on
+        its ETag, or ``If-None-Match: *`` if there is no such file."""
+        try:
+            info = yield from self.info_op(path)
+        except FileNotFoundError:
+            return {"If-None-Match": "*"}
+        if info["type"] == "directory":
+            raise IsADirectoryError(f"{path!r} is a directory")
+        yield from self._copy_out_op(path, info["size"], spool)
+        return {"If-Match": info["etag"]}
+
+    def _copy_out_op(
+        self, path: str, size: int, out: IO[bytes], callback: Callback = DEFAULT_CALLBACK
+    ) -> Op:
+        """Write the ``size`` bytes of ``path`` to ``out`` in ``transfer_block`` ranges,
+        so that memory stays bounded."""
+        for offset in range(0, size, self.transfer_block):
+            end = min(offset + self.transfer_block, size)
+            block = yield from self.cat_file_op(path, offset, end)
+            out.write(block)
+            callback.relative_update(len(block))
 
     def put_file_op(
         self, lpath: str, rpath: str, callback: Callback = DEFAULT_CALLBACK, **kwargs: Any
@@ -259,11 +284,7 @@ class Operations:
         if parent:
             os.makedirs(parent, exist_ok=True)
         with open(lpath, "wb") as out:
-            for offset in range(0, info["size"], self.transfer_block):
-                end = min(offset + self.transfer_block, info["size"])
-                block = yield from self.cat_file_op(rpath, offset, end)
-                out.write(block)
-                callback.relative_update(len(block))
+            yield from self._copy_out_op(rpath, info["size"], out, callback)
 
     def sign_op(self, path: str, expiration: float | None = None, **kwargs: Any) -> Op:
         """A URL that reads the file without a token, for ``expiration`` seconds (None:
@@ -325,9 +346,7 @@ class Operations:
         if size is None:
             size = (yield from self.info_op(path1))["size"]
         with tempfile.SpooledTemporaryFile(max_size=self.transfer_block) as spool:
-            for offset in range(0, size, self.transfer_block):
-                end = min(offset + self.transfer_block, size)
-                spool.write((yield from self.cat_file_op(path1, offset, end)))
+            yield from self._copy_out_op(path1, size, spool)
             yield from self.upload_op(path2, upload_body(spool))
 
 
