@@ -60,7 +60,8 @@ def test_one_column_of_a_parquet_file_reads_only_its_ranges(options):
     finally:
         fs.transport = counting.inner
     assert column["c3"].tolist() == wide["c3"].tolist()
-    assert counting.received < size / 2, (counting.received, size)
+    # the column's four chunks and the footer: no read-ahead past each chunk
+    assert counting.received < size / 6, (counting.received, size)
 
 
 def test_zarr_v3_writes_reads_and_reads_part(options):
