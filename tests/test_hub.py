@@ -124,6 +124,41 @@ def test_each_user_sees_and_may_do_what_the_rules_say(hub):
     assert not alice.exists("Team/x.txt") and not alice.exists("Team/carol.txt")
 
 
+def test_an_upload_session_belongs_to_the_user_who_opened_it(hub):
+    path = "api/uploads/Everyone/shared-upload.bin"
+    status, opened = raw(hub, "alice", "POST", path, b"")
+    assert status == 201
+    query = f"?id={json.loads(opened)['id']}&offset=0"
+    for method, body in (("PUT", b"bob's"), ("GET", None), ("DELETE", None)):
+        status, answer = raw(hub, "bob", method, path + query, body)
+        assert status == 404, method  # as for an id that does not exist
+        assert b"No such upload" in answer
+    done = raw(hub, "alice", "PUT", path + query + "&last=true", b"alice's")
+    assert done[0] == 201, done
+    assert client(hub, "bob").cat_file("Everyone/shared-upload.bin") == b"alice's"
+
+
+def test_a_signed_url_reads_as_its_signer_with_the_signers_groups(hub):
+    alice, bob = client(hub, "alice"), client(hub, "bob")
+    alice.pipe_file("Team/for-the-team.txt", b"team only")
+    alice.pipe_file("Home/private.txt", b"alice's own")
+    for path, data in (
+        ("Team/for-the-team.txt", b"team only"),
+        ("Home/private.txt", b"alice's own"),
+    ):
+        url = alice.sign(path)  # Team: alice may read it through her group
+        assert url.startswith(f"{hub.proxy_url}signed/")
+        with urllib.request.urlopen(url, timeout=30) as answer:  # no token, no cookie
+            assert answer.read() == data
+    with pytest.raises(FileNotFoundError):
+        bob.sign("Team/for-the-team.txt")  # hidden from bob, as for any request
+    bob.pipe_file("Home/private.txt", b"bob's own")
+    with urllib.request.urlopen(bob.sign("Home/private.txt"), timeout=30) as answer:
+        assert answer.read() == b"bob's own"
+    alice.rm("Home/private.txt")  # the users' homes as the other tests expect them
+    bob.rm("Home/private.txt")
+
+
 def test_per_user_paths_are_isolated(hub):
     alice, bob = client(hub, "alice"), client(hub, "bob")
     alice.pipe_file("Home/diary.txt", b"alice's")

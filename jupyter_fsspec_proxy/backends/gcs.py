@@ -14,7 +14,7 @@ from ..conditions import WriteConditions
 from ..errors import PreconditionFailed
 from ..metadata import FileMeta
 from .base import Backend, Upload, close_session, shown_as
-from .parts import PART_SIZE, PartedUpload
+from .parts import PartedUpload
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,12 @@ class GCSBackend(Backend):
 
 
 class GCSUpload(PartedUpload):
-    """A resumable upload: 16 MiB chunks in order (one at a time), the object made by the
+    """A resumable upload: 8 MiB chunks in order (one at a time), the object made by the
     last one, with the total size; a create-only one is begun with
     ``ifGenerationMatch=0``, so GCS refuses to finish it over an existing object."""
 
     backend: GCSBackend
     parts_in_flight = 1
-    part_size = 2 * PART_SIZE  # fewer, larger chunks: each is one round trip in turn
 
     def __init__(self, backend: GCSBackend, target: str, conditions: WriteConditions) -> None:
         super().__init__(backend, target, conditions)

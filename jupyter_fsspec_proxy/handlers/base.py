@@ -25,7 +25,7 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..access import Caller
 from ..auth import AUTH_RESOURCE
-from ..errors import PayloadTooLarge, SourceError, known_status, scrub
+from ..errors import PayloadTooLarge, RetryLater, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
 from ..sources import Source, SourceSet
@@ -88,6 +88,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
     #: The action a request with a body needs before its body is read.
     body_action: str | None = None
+    #: A route whose requests need no Jupyter login (signed URLs carry their own proof).
+    public = False
 
     @property
     def manager(self) -> ProxyManager:
@@ -103,7 +105,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             await super().prepare()
         finally:
             self._identifying = False
-        if self.request.method in ("GET", "HEAD") and self.current_user and _cross_site(self):
+        cross_site_read = self.request.method in ("GET", "HEAD") and _cross_site(self)
+        if cross_site_read and self.current_user and not self.public:
             # <script src>, <img>: a page of another site cannot read the answer, but
             # it could run or probe it; a cookie alone does not let it in.
             self.check_xsrf_cookie()
@@ -302,7 +305,9 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             # so that clients and proxies (nginx, configurable-http-proxy) do not
             # send another request on it.
             self.set_header("Connection", "close")
-        if status_code == 503:
+        if isinstance(exc, RetryLater):  # it knows when there will be room
+            self.set_header("Retry-After", str(exc.retry_after))
+        elif status_code == 503:
             self.set_header("Retry-After", str(RETRY_AFTER))
         self.finish(json.dumps(self.error_body(exc, status_code)))
 
@@ -316,7 +321,11 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
         reason = responses.get(status_code, "Error")
         error, message = reason.replace(" ", "").replace("-", ""), reason
-        if status_code == 403 and not getattr(self, "_jupyter_current_user", None):
+        if (
+            status_code == 403
+            and not self.public
+            and not getattr(self, "_jupyter_current_user", None)
+        ):
             message = NOT_AUTHENTICATED
         elif isinstance(exc, SourceError):
             error, message = exc.error, exc.message
@@ -394,6 +403,16 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             )
         super().on_finish()
 
+    @property
+    def audited_user(self) -> str | None:
+        """Who the audit record names: the caller, None for no login."""
+        return self.caller.name if getattr(self, "_jupyter_current_user", None) else None
+
+    @property
+    def named_in_url(self) -> list[str]:
+        """The ``<source>/<path>`` a refused request's URL names, for its audit record."""
+        return list(self.path_args[:1])
+
     def _audit(self) -> None:
         """One record of what this request touched, or of its refusal (then ``path``
         is what the URL names, and ``user`` is null if no one was authenticated)."""
@@ -402,11 +421,10 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         kind, _, rest = route.partition("/")
         if kind == "api":  # api/ls, api/copy, ...
             kind = f"api/{rest.partition('/')[0]}"
-        named = self._touched or self.path_args[:1]
+        named = self._touched or self.named_in_url
         source, _, path = named[0].partition("/") if named else ("", "", "")
-        user = getattr(self, "_jupyter_current_user", None)
         self.manager.audit.record(
-            user=self.caller.name if user else None,
+            user=self.audited_user,
             client=request.remote_ip,
             source=source,
             path=path,

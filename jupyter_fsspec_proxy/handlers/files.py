@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import email.utils
-import sys
-import time
-from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado.httputil import format_timestamp
-from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, stream_request_body
 
-from ..backends import Upload
-from ..conditions import WriteConditions, etag_matches
+from ..conditions import etag_matches
 from ..errors import SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
-from .base import ProxyHandler, http_status
+from .uploading import UploadingHandler
 
 
 def _not_modified_since(header: str, meta: FileMeta) -> bool:
@@ -44,22 +39,19 @@ class RangeNotSatisfiable(HTTPError):
 
 
 @stream_request_body
-class FileHandler(ProxyHandler):
+class FileHandler(UploadingHandler):
     """Read a file with ranges and validators; write it by streamed, atomic PUT."""
 
-    upload: Upload | None = None
-    _idle_timer: object | None = None
     #: A file's bytes are never a page of this server, errors included.
     content_security_policy = "sandbox; default-src 'none'"
-
-    @property
-    def max_body(self) -> int:
-        return self.manager.settings.max_upload_size
 
     async def before_body(self) -> None:
         await super().before_body()
         if self.request.method == "PUT":
-            await self._start_upload(self.path_args[0])
+            self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+            started = await self.start_upload(self.path_args[0])
+            self.upload, self.conditions, self.client_name = started
+            self.cut_off_when_idle()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -173,81 +165,13 @@ class FileHandler(ProxyHandler):
 
     # -- writes -----------------------------------------------------------
 
-    async def _start_upload(self, path: str) -> None:
-        """Check everything that can be checked before accepting a single byte: the
-        caller is authenticated and may write (``prepare``), then the target."""
-        source, relpath, full = self.locate(path, write=True)
-        if not relpath:
-            raise HTTPError(400, "Cannot write to the source root")
-        headers = self.request.headers
-        self.conditions = WriteConditions(headers.get("If-Match"), headers.get("If-None-Match"))
-        self.client_name = f"{source.name}/{relpath}"
-        if self.conditions.any:  # fail early; checked again at commit
-            self.conditions.verify(await source.backend.meta(full, self.client_name))
-        self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
-        self.upload = source.backend.start_upload(full, self.conditions)
-        self._idle_since = time.monotonic()
-        self._cut_off_when_idle(self.manager.settings.upload_idle_timeout)
-
-    def _cut_off_when_idle(self, after: float) -> None:
-        """Answer 408 (and keep nothing) once the client has sent nothing for
-        ``upload_idle_timeout`` seconds; time the server spends waiting does not count."""
-        idle = self.manager.settings.upload_idle_timeout
-
-        def check() -> None:
-            if self.upload is None or self._finished:
-                return
-            quiet = 0.0 if self._waiting else time.monotonic() - self._idle_since
-            if quiet < idle:
-                self._cut_off_when_idle(idle - quiet)
-                return
-            self._abort_upload()
-            message = "The upload sent nothing for %d seconds: it was cut off, nothing kept"
-            error = HTTPError(408, message, idle)
-            self.send_error(408, exc_info=(HTTPError, error, None))
-
-        self._idle_timer = IOLoop.current().call_later(after, check)
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        upload = self.upload
-        if upload is None or self._draining:
-            return None
-        self._idle_since = time.monotonic()
-        if upload.received + len(chunk) > self.body_limit:
-            self._abort_upload()
-            self.refuse_body()
-            return None
-        sending = upload.write(chunk)
-        return None if sending is None else self._wait_for(sending)
-
-    _waiting = False  # for the backend (or for memory) to take what came before
-
-    async def _wait_for(self, sending: Awaitable[None]) -> None:
-        """Read no more of the body until the backend took what came before; if it
-        fails, answer now and read no more at all."""
-        self._waiting = True
-        try:
-            await sending
-        except Exception as exc:
-            self._abort_upload()
-            if not self._finished:
-                self.send_error(http_status(exc) or 500, exc_info=sys.exc_info())
-        finally:
-            self._waiting = False
-            self._idle_since = time.monotonic()
-
     @authorized
     async def put(self, path: str) -> None:
         upload, self.upload = self.upload, None
         if upload is None:
             raise HTTPError(400, "Upload was not started")
         self.received_bytes = upload.received
-        await upload.commit(self.conditions, self.client_name)
-        meta = await upload.backend.meta(upload.target, self.client_name)
-        if meta is None:  # deleted by another request between the commit and now
-            raise HTTPError(409, "The upload was committed, then deleted by another request")
-        self.set_header("ETag", meta.etag)
-        self.write_json(meta.as_json(), status=201)
+        await self.commit(upload, self.conditions, self.client_name)
 
     def _abort_upload(self) -> None:
         upload, self.upload = self.upload, None
@@ -260,8 +184,6 @@ class FileHandler(ProxyHandler):
 
     def on_finish(self) -> None:
         self._abort_upload()
-        if self._idle_timer is not None:
-            IOLoop.current().remove_timeout(self._idle_timer)
         super().on_finish()
 
     # -- delete -----------------------------------------------------------

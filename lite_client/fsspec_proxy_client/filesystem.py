@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem
+from fsspec.caching import ReadAheadCache, register_cache
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from .operations import Operations, strip_protocol, upload_body
@@ -16,7 +17,7 @@ from .transport import default_async_transport, default_transport
 # Public fsspec methods, each run by one operation of the same name + "_op".
 METHODS = (
     "ls", "info", "exists", "cat_file", "cat_ranges", "pipe_file", "put_file", "get_file",
-    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch",
+    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch", "sign",
 )  # fmt: skip
 
 
@@ -86,6 +87,7 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
         if "x" in mode and self.exists(path):  # fail early; the upload is create-only too
             raise FileExistsError(f"{path!r} exists")
         size = block_size or "default"
+        kwargs.setdefault("cache_type", SequentialReadAhead.name)
         return ProxyFile(self, path, mode, size, autocommit, cache_options=cache_options, **kwargs)
 
 
@@ -115,6 +117,34 @@ class AsyncProxyFileSystem(Operations, AsyncFileSystem):
 
 for _name in METHODS:
     setattr(AsyncProxyFileSystem, "_" + _name, _awaitable(_name))
+
+
+class SequentialReadAhead(ReadAheadCache):
+    """fsspec's read-ahead, for a reader that goes on from where it stopped (one that
+    reads a file line by line); any other read is fetched as asked. Columnar readers
+    (pyarrow, zarr) jump from column chunk to column chunk, and a block read past
+    each one would fetch bytes that nobody wants."""
+
+    name = "proxy-readahead"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopped = 0  # where the previous read ended
+
+    def _fetch(self, start: int | None, end: int | None) -> bytes:
+        start = start or 0
+        end = self.size if end is None else min(end, self.size)
+        going_on, self._stopped = start == self._stopped, end
+        if going_on or (self.start <= start and end <= self.end) or start >= end:
+            return super()._fetch(start, end)
+        self.miss_count += 1
+        self.total_requested_bytes += end - start
+        self.cache, self.start = self.fetcher(start, end), start
+        self.end = start + len(self.cache)
+        return self.cache
+
+
+register_cache(SequentialReadAhead, clobber=True)
 
 
 class ProxyFile(AbstractBufferedFile):

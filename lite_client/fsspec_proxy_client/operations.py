@@ -15,7 +15,7 @@ import re
 import tempfile
 from collections.abc import Generator
 from typing import IO, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
@@ -285,6 +285,14 @@ class Operations:
             os.makedirs(parent, exist_ok=True)
         with open(lpath, "wb") as out:
             yield from self._copy_out_op(rpath, info["size"], out, callback)
+
+    def sign_op(self, path: str, expiration: float | None = None, **kwargs: Any) -> Op:
+        """A URL that reads the file without a token, for ``expiration`` seconds (None:
+        the server's default); the server refuses it once the signer may not read."""
+        path = strip_protocol(path)
+        body = {} if expiration is None else {"expires": expiration}
+        answer = yield from self.call_json("POST", self.route("api/sign", path), path, body)
+        return urljoin(self.endpoint_url, answer["url"])
 
     def mkdir_op(self, path: str, create_parents: bool = True, **kwargs: Any) -> Op:
         yield from self._mkdir_request(strip_protocol(path), parents=create_parents)
