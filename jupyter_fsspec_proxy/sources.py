@@ -38,7 +38,7 @@ class Source:
         """Configured so, or a store the proxy can only read (plain HTTP)."""
         return self.spec.readonly or (self.backend is not None and not self.backend.writable)
 
-    def describe(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         """The public view of the source: never its storage options."""
         return {
             "name": self.name,
@@ -204,8 +204,9 @@ class SourceRegistry:
         """The set in force, held until :meth:`SourceSet.let_go`."""
         return self.current.hold()
 
-    def describe(self) -> list[dict[str, Any]]:
-        return [source.describe() for source in self.current.all()]
+    def names(self) -> list[str]:
+        """The names of the sources in force."""
+        return [source.name for source in self.current.all()]
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -67,7 +67,7 @@ async def test_reloads_build_sources_off_the_loop(proxy, jp_serverapp, config_fi
     assert (await proxy("api")).code == 200
     assert time.perf_counter() - started < 0.5  # served while the backend was starting
     await reload
-    assert [s["name"] for s in manager_of(jp_serverapp).registry.describe()] == ["Late"]
+    assert manager_of(jp_serverapp).registry.names() == ["Late"]
 
 
 @pytest.mark.parametrize("proxy_config", [{"backend_timeout": 0.3}])

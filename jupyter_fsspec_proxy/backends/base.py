@@ -31,10 +31,10 @@ from ..conditions import WriteConditions
 from ..confined import STAGED_PREFIX, is_staged
 from ..errors import SourceError, translate
 from ..metadata import FileMeta
+from ..ranges import BEYOND_ANY_FILE
 
 log = logging.getLogger(__name__)
 THREADS_PER_SOURCE = 8
-MAX_OFFSET = 2**63  # no file is longer; larger offsets overflow the OS's
 #: Files deleted or copied at once in a recursive delete or copy.
 TREE_BATCH = 16
 
@@ -112,8 +112,9 @@ class Backend:
     """One source's filesystem as the handlers use it: every method names the fsspec
     call it makes. Subclasses hold what one kind of store does differently."""
 
-    #: False where reads run directly on the loop: a timer could never fire.
-    reads_can_wait = True
+    #: True where reads run directly on the event loop (local files): a read is never
+    #: timed out (no timer could fire during one) and never read ahead (nothing to overlap).
+    reads_on_the_loop = False
     #: False for stores the proxy can only read (plain HTTP).
     writable = True
     #: True for stores whose folders exist on their own and must be made before a
@@ -256,9 +257,9 @@ class Backend:
         """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None),
         through ``reader`` if one is open (its owner closes it). ``etag``: the version
         the caller described, for backends that can refuse another one."""
-        if start >= MAX_OFFSET:
+        if start >= BEYOND_ANY_FILE:
             raise self.translate(ValueError(f"Offset {start} is beyond any file's size"))
-        timed = self.reads_can_wait
+        timed = not self.reads_on_the_loop
         handle = reader if reader is not None else await self._guard(self._open_reader(path), timed)
         try:
             pos = start

@@ -17,7 +17,7 @@ class LocalBackend(ThreadedBackend):
     so metadata calls and reads run directly on the loop; only potentially long
     operations (copies, recursive deletes, listings) go to the source's threads."""
 
-    reads_can_wait = False
+    reads_on_the_loop = True
 
     @classmethod
     def root_of(cls, fs_class: type, path: str) -> str:

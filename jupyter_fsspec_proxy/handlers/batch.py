@@ -103,7 +103,7 @@ class RangesHandler(ProxyHandler):
                 source, _, full = self._locate_once(path)
             except Exception:
                 continue  # reported in order, when its turn comes
-            if not source.backend.reads_can_wait:
+            if source.backend.reads_on_the_loop:
                 continue
             size = end - start
             if self._ahead + size > READ_AHEAD or not self.manager.readahead_budget.try_take(size):

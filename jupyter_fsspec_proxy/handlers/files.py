@@ -10,7 +10,7 @@ from tornado.httputil import format_timestamp
 from tornado.web import HTTPError, stream_request_body
 
 from ..conditions import etag_matches
-from ..errors import SourceChanged
+from ..errors import PreconditionFailed, SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
@@ -93,12 +93,12 @@ class FileHandler(UploadingHandler):
     ) -> None:
         """Headers, validators and the body of a GET or HEAD of ``path``."""
         if meta.type == "other":
-            raise HTTPError(403, "%r is not a regular file", path)
+            raise PermissionError(f"{path!r} is not a regular file")
         if meta.type == "directory":
-            raise HTTPError(400, "%r is a directory: list it with api/ls", path)
+            raise IsADirectoryError(f"{path!r} is a directory: list it with api/ls")
         self._set_validators(meta)
         if self._precondition_failed(meta):
-            raise HTTPError(412, "Precondition failed")
+            raise PreconditionFailed("The file does not match If-Match or If-Unmodified-Since")
         if self._not_modified(meta):
             self.set_status(304)
             self.finish()

@@ -7,7 +7,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..metadata import FileMeta, describe
+from ..metadata import FileMeta, entry_json
 from ..paths import is_within
 from ..sources import Source
 from .base import ProxyHandler
@@ -26,7 +26,7 @@ class ListHandler(ProxyHandler):
         entries = await source.backend.ls(full, detail)
         if detail:
             names = client_names(source, full, [entry["name"] for entry in entries])
-            result: list[Any] = list(map(describe, entries, names))
+            result: list[Any] = list(map(entry_json, entries, names))
         else:
             result = client_names(source, full, entries)
         self.write_json(result)
@@ -76,9 +76,9 @@ class MkdirHandler(ProxyHandler):
         name = f"{source.name}/{relpath}".rstrip("/")
         existing = await source.backend.meta(full, name)
         if existing is not None and existing.type != "directory":
-            raise HTTPError(409, "%r exists and is not a directory", path)
+            raise FileExistsError(f"{path!r} exists and is not a directory")
         if existing is not None and not exist_ok:
-            raise HTTPError(409, "%r already exists", path)
+            raise FileExistsError(f"{path!r} already exists")
         if existing is not None or parents:  # also a directory only implied by its files:
             # made explicit, so that it stays when they are deleted
             await source.backend.makedirs(full, exist_ok=True)

@@ -33,9 +33,9 @@ class SignHandler(ProxyHandler):
         name = f"{source.name}/{relpath}"
         info = await source.backend.info(full)
         if info.get("type") == "directory":
-            raise HTTPError(400, "%r is a directory: sign a file", name)
+            raise IsADirectoryError(f"{name!r} is a directory: sign a file")
         if info.get("type") == "other":
-            raise HTTPError(403, "%r is not a regular file", name)
+            raise PermissionError(f"{name!r} is not a regular file")
         token, expires = self.manager.signer.sign(name, self.caller, seconds)
         filename = quote(relpath.rpartition("/")[2])
         url = url_path_join(self.base_url, "fsspec-proxy", "signed", token, filename)

@@ -130,7 +130,7 @@ class UploadSessionHandler(UploadingHandler):
         self.manager.uploads.check_room(self.caller)
         upload, conditions, name = await self.start_upload(path)
         session = self.manager.uploads.open(self.caller, name, upload, conditions)
-        self.write_json(session.describe(), status=201)
+        self.write_json(session.as_json(), status=201)
 
     @authorized
     async def put(self, path: str) -> None:
@@ -139,14 +139,14 @@ class UploadSessionHandler(UploadingHandler):
             raise NoSuchUpload("The upload was cancelled")
         self.received_bytes = session.offset - self.piece_start
         if not self.last:
-            self.write_json(session.describe())
+            self.write_json(session.as_json())
             return
         self.manager.uploads.finish(session)
         await self.commit(session.upload, session.conditions, session.path)
 
     @authorized
     async def get(self, path: str) -> None:
-        self.write_json(self._find(path).describe())
+        self.write_json(self._find(path).as_json())
 
     @authorized
     async def delete(self, path: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -22,21 +24,36 @@ METHODS = (
 
 
 def _blocking(name: str) -> Callable[..., Any]:
+    """The method ``name`` that runs the operation ``<name>_op`` to its end, with the
+    operation's signature and docstring (as fsspec's ``sync_wrapper`` keeps them)."""
+    operation = getattr(Operations, name + "_op")
+
+    @functools.wraps(operation)
     def method(self: ProxyFileSystem, *args: Any, **kwargs: Any) -> Any:
-        return self.drive(getattr(self, name + "_op")(*args, **kwargs))
+        return self.drive(operation(self, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = getattr(Operations, name + "_op").__doc__
+    method.__signature__ = _returning_a_result(operation)  # type: ignore[attr-defined]
     return method
 
 
 def _awaitable(name: str) -> Callable[..., Any]:
+    """The coroutine ``_<name>`` that runs the operation ``<name>_op``, likewise."""
+    operation = getattr(Operations, name + "_op")
+
+    @functools.wraps(operation)
     async def method(self: AsyncProxyFileSystem, *args: Any, **kwargs: Any) -> Any:
-        return await self.adrive(getattr(self, name + "_op")(*args, **kwargs))
+        return await self.adrive(operation(self, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = "_" + name
-    method.__doc__ = getattr(Operations, name + "_op").__doc__
+    method.__signature__ = _returning_a_result(operation)  # type: ignore[attr-defined]
     return method
+
+
+def _returning_a_result(operation: Callable[..., Any]) -> inspect.Signature:
+    """An operation's signature, without its return type: the method returns what the
+    operation finally returns, not the operation."""
+    return inspect.signature(operation).replace(return_annotation=inspect.Signature.empty)
 
 
 class ProxyFileSystem(Operations, AbstractFileSystem):
