@@ -71,6 +71,32 @@ class Source:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else path
 
 
+@dataclass(frozen=True)
+class SourcePath:
+    """A path as a request uses it: its source (the caller's own view, for a per-user
+    source), the path inside the source, the backend's full path, and the name
+    clients know it by (``<source>/<path>``)."""
+
+    source: Source
+    relpath: str
+    full: str
+    name: str
+
+    @classmethod
+    def of(cls, source: Source, relpath: str) -> SourcePath:
+        name = f"{source.name}/{relpath}" if relpath else source.name
+        return cls(source, relpath, source.full_path(relpath), name)
+
+    @property
+    def backend(self) -> Backend:
+        assert self.source.backend is not None  # unavailable sources are refused first
+        return self.source.backend
+
+    @property
+    def is_root(self) -> bool:
+        return not self.relpath
+
+
 def open_source(
     spec: SourceSpec, timeout: float, log: logging.Logger, upload_budget: ByteBudget | None = None
 ) -> Source:

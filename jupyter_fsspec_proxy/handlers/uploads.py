@@ -37,14 +37,14 @@ class UploadSessionHandler(UploadingHandler):
     def _find(self, path: str) -> UploadSession:
         """The caller's session named by ``?id=`` on ``path``, which the caller must
         still be allowed to write."""
-        source, relpath, full = self.locate(path, write=True)
+        target = self.locate(path, write=True)
         session_id = self.get_query_argument("id", None)
         if not session_id:
             raise HTTPError(400, "Query argument 'id' (the upload's id) is required")
         uploads = self.manager.uploads
-        session = uploads.find(session_id, self.caller, f"{source.name}/{relpath}")
+        session = uploads.find(session_id, self.caller, target.name)
         upload = session.upload
-        if upload.target != full or upload.backend.fs is not source.backend.fs:
+        if upload.target != target.full or upload.backend.fs is not target.backend.fs:
             uploads.abort(session)  # the source was reconfigured under it
             raise NoSuchUpload("The upload was cancelled: its source changed")
         return session
