@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, async_playwright
 
-from jupyter_fsspec_proxy.offline import localize
+from jupyter_fsspec_proxy.offline import copy_app_modules, localize
 
 HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -72,7 +72,8 @@ def built_wheels() -> list[Path]:
 
 
 def build_site(target: Path, wheels: list[Path]) -> Path:
-    """The harness pages, the npm Pyodide and PyScript, and the given wheels.
+    """The harness pages, the npm Pyodide and PyScript, the app's npm modules (in
+    ``npm/``, as ``jupyter fsspec-proxy offline`` lays them out), and the given wheels.
 
     Wheels of packages that Pyodide's lock names (micropip, packaging, fsspec)
     also go next to Pyodide, with the lock rewritten to them, so that
@@ -82,6 +83,7 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     modules = HERE / "browser" / "node_modules"
     shutil.copytree(modules / "pyodide", target / "pyodide")
     shutil.copytree(modules / "@pyscript" / "core" / "dist", target / "pyscript")
+    copy_app_modules(modules, target / "npm")
     for name in ("page.html", "runner.mjs", "worker.mjs", "crossorigin.html"):
         shutil.copy(HERE / "browser" / name, target / name)
     (target / "wheels").mkdir()
