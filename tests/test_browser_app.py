@@ -15,6 +15,8 @@ ARTIFACTS = HERE.parent / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
 CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads
 SIZE = f"{len(CSV) / 1024:.1f} KiB"
+# wider than any window: its preview must scroll, not cover the file list
+WIDE = ",".join(f"a rather long column name {n}" for n in range(40)).encode() + b"\n"
 
 
 @pytest.fixture
@@ -27,6 +29,7 @@ def proxy_config(browser_site) -> dict:
     return {
         "app_pyscript_url": "/static/harness/pyscript/",
         "app_interpreter_url": "/static/harness/pyodide/pyodide.mjs",
+        "app_npm_url": "/static/harness/npm/",
     }
 
 
@@ -41,6 +44,7 @@ async def test_app_browses_previews_uploads_and_deletes(
     mode, jp_serverapp, http_server, jp_http_port, local_root, readonly_root
 ):
     (local_root / "data.csv").write_bytes(CSV)
+    (local_root / "wide.csv").write_bytes(WIDE + WIDE.replace(b"name", b"value"))
     (local_root / "docs").mkdir()
     (local_root / "docs" / "blob.bin").write_bytes(bytes(range(256)) + bytes(44))
     origin = f"http://127.0.0.1:{jp_http_port}"
@@ -58,6 +62,10 @@ async def test_app_browses_previews_uploads_and_deletes(
             "document.getElementById('status').textContent === 'Ready'", timeout=90_000
         )
         ready = time.perf_counter()
+        # the first source is open without a click
+        await page.wait_for_selector("td.empty")
+        assert await page.inner_text("#crumbs") == "Scratch"
+        assert await page.inner_text("#sources button.current") == "Scratch"
         assert (
             await page.locator("#sources button[disabled]").all_inner_texts()
             == [
@@ -86,6 +94,19 @@ async def test_app_browses_previews_uploads_and_deletes(
         assert await page.locator("#preview-table tbody tr, #preview-table > tr").count() == 100
         assert f"First 64.0 KiB of {SIZE}" in await page.inner_text("#preview")
         assert "bytes=0-65535" in ranges  # only the first bytes were read
+        await page.click("#preview-close")
+        await page.wait_for_selector("#preview:empty")
+
+        await page.click("button[data-preview='Local/wide.csv']")
+        await page.wait_for_selector("#preview-table")
+        assert await page.locator("#preview-table thead th").count() == 40
+        async with page.expect_download() as download:  # real clicks: nothing covers them
+            await page.click("tr[data-name='Local/wide.csv'] a[download]")
+        assert (await download.value).suggested_filename == "wide.csv"
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.click("button[data-delete='Local/wide.csv']")
+        await page.wait_for_selector("tr[data-name='Local/wide.csv']", state="detached")
+        assert not (local_root / "wide.csv").exists()
 
         await page.set_input_files(
             "#upload", files=[{"name": "up.txt", "mimeType": "text/plain", "buffer": b"hello app"}]
@@ -96,6 +117,8 @@ async def test_app_browses_previews_uploads_and_deletes(
         assert progress == [0, 1, True]  # reset for the next upload
         assert await page.inner_text("#sources button.current") == "Local"
         assert "Modified (local time)" in await page.inner_text("thead")
+        await page.click("button[data-preview='Local/data.csv']")
+        await page.wait_for_selector("#preview h2:text-is('Local/data.csv')")
         await page.set_viewport_size({"width": 1280, "height": 800})
         await page.screenshot(path=ARTIFACTS / f"app-{mode}.png")
         link = await page.get_attribute("tr[data-name='Local/up.txt'] a[download]", "href")
@@ -120,6 +143,11 @@ async def test_app_browses_previews_uploads_and_deletes(
         await page.screenshot(path=ARTIFACTS / f"app-{mode}-narrow.png")
         await page.click("#crumbs a[data-open='Local']")  # breadcrumbs lead back
         await page.wait_for_selector("tr[data-name='Local/data.csv']")
+        await page.click("#sources button[data-path='S3Down']")  # a listing that fails
+        await page.wait_for_selector("#error:not([hidden])")
+        assert await page.locator("#entries tr[data-name]").count() == 0  # no rows of Local
+        assert await page.inner_text("#entries") == "S3Down could not be listed"
+        assert await page.inner_text("#crumbs") == "S3Down"
 
         await page.click("#sources button[data-path='Scratch']")  # an empty root
         await page.wait_for_selector("td.empty")
