@@ -10,7 +10,9 @@ JupyterLite kernel (micropip, packaging, fsspec, IPython and its dependencies, j
 parso) and rewrites the lock to them, puts ``comm`` (imported by the kernel, missing
 from the lock) in ``DIR/pypi``, and writes ``DIR/jupyter-lite.json`` so that ``%pip
 install fsspec-proxy-client`` takes the proxy's own wheel and never falls back to
-PyPI.
+PyPI, and the site's landing page opens the REPL. A JupyterLite build run before in
+DIR or in the current directory left a build cache that would skip those settings on
+the next build: it is removed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from .npm_packages import APP_MODULES, NPM_INSTALL, app_module_folder
 KERNEL_NEEDS = ("micropip", "packaging", "fsspec", "ipython", "jedi", "parso")
 UNLOCKED = ("comm",)
 LITE_SETTINGS = "@jupyterlite/pyodide-kernel-extension:kernel"
+# JupyterLite's build cache, in the folder a build runs in: it records the site's
+# jupyter-lite.json as merged, so an unchanged one is skipped on a build into a new
+# or emptied output folder, and the site loses the settings written here.
+LITE_BUILD_CACHE = ".jupyterlite.doit.db"
 
 
 def normalize(name: str) -> str:
@@ -99,15 +105,19 @@ def copy_app_modules(modules: Path, target: Path) -> None:
 
 
 def write_lite_settings(site: Path, base_url: str) -> None:
-    """``site/jupyter-lite.json``: the proxy's client index, no PyPI fallback."""
+    """``site/jupyter-lite.json``: the proxy's client index, no PyPI fallback, the REPL
+    as the landing page (unless the file names another app)."""
     config_path = site / "jupyter-lite.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     config.setdefault("jupyter-lite-schema-version", 0)
-    settings = config.setdefault("jupyter-config-data", {}).setdefault("litePluginSettings", {})
-    kernel = settings.setdefault(LITE_SETTINGS, {})
+    data = config.setdefault("jupyter-config-data", {})
+    data.setdefault("appUrl", "./repl")
+    kernel = data.setdefault("litePluginSettings", {}).setdefault(LITE_SETTINGS, {})
     kernel["disablePyPIFallback"] = True
     kernel["pipliteUrls"] = [f"{base_url.rstrip('/')}/fsspec-proxy/client/all.json"]
     config_path.write_text(json.dumps(config, indent=2))
+    for folder in (site, Path.cwd()):
+        (folder / LITE_BUILD_CACHE).unlink(missing_ok=True)
 
 
 def prepare(site: Path, base_url: str = "/") -> None:

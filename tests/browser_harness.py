@@ -96,11 +96,19 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     return target
 
 
-def offline_folder(folder: Path, *options: str) -> Path:
-    """``folder`` made as the docs say: the npm packages in it (here the suite's own
-    ``npm ci``), then ``jupyter fsspec-proxy offline FOLDER``, run from its parent."""
+def npm_folder(folder: Path) -> Path:
+    """``folder`` with the npm packages the docs install in it (here the suite's own
+    ``npm ci``)."""
     folder.mkdir(exist_ok=True)
-    (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    if not (folder / "node_modules").exists():
+        (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    return folder
+
+
+def offline_folder(folder: Path, *options: str) -> Path:
+    """``folder`` made as the docs say: the npm packages in it, then ``jupyter
+    fsspec-proxy offline FOLDER``, run from its parent."""
+    npm_folder(folder)
     command = [sys.executable, "-m", "jupyter", "fsspec-proxy", "offline", folder.name, *options]
     subprocess.run(command, check=True, cwd=folder.parent, capture_output=True, timeout=300)
     return folder
