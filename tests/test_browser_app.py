@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shlex
 import time
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from browser_harness import HERE, chromium, offline_folder
 from standalone_harness import standalone
@@ -15,6 +19,7 @@ ARTIFACTS = HERE.parent / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
 CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads
 SIZE = f"{len(CSV) / 1024:.1f} KiB"
+TOKEN = "app-offline-token"
 # wider than any window: its preview must scroll, not cover the file list
 WIDE = ",".join(f"a rather long column name {n}" for n in range(40)).encode() + b"\n"
 
@@ -187,28 +192,40 @@ async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, 
         assert await page.inner_text("#status") == "Python did not start"
 
 
+def documented_flags() -> list[str]:
+    """The flags of the ``jupyter fsspec-proxy`` command in docs/pyscript.md's
+    offline block, as written there."""
+    page = (HERE.parent / "docs" / "pyscript.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", page, re.S) if "offline" in b)
+    command = block.replace("\\\n", " ").splitlines()[-1]
+    program, flags = command.split(" --", 1)
+    assert program == "jupyter fsspec-proxy"
+    return shlex.split("--" + flags)
+
+
 def test_the_app_runs_offline_as_docs_pyscript_md_says(tmp_path, monkeypatch):
     """``jupyter fsspec-proxy offline`` then the documented flags: the app starts
-    from local copies only, in Chromium with no network."""
+    from local copies only and previews a Parquet file, in Chromium with no network."""
     offline_folder(tmp_path / "app-static")
-    flags = (
-        "--ServerApp.extra_static_paths=app-static/static",
-        "--FsspecProxy.app_pyscript_url=/static/pyscript/",
-        "--FsspecProxy.app_interpreter_url=/static/pyodide/pyodide.mjs",
-    )
+    (tmp_path / "data").mkdir()
+    table = pa.table({"city": ["Lyon", "Oslo"], "people": [522_000, 709_000]})
+    pq.write_table(table, tmp_path / "data" / "cities.parquet")
     monkeypatch.chdir(tmp_path)  # the documented relative path
-    with standalone(tmp_path, "dev", *flags) as proxy:
+    with standalone(tmp_path, "run", *documented_flags(), f"--token={TOKEN}") as proxy:
         origin = f"http://127.0.0.1:{proxy.port}"
 
         async def scenario():
             async with chromium() as browser:
                 page = await browser.context.new_page()
+                await page.goto(f"{origin}/fsspec-proxy/api?token={TOKEN}")  # the login cookie
                 await page.goto(f"{origin}/fsspec-proxy/app/")
                 await page.wait_for_function(
                     "document.getElementById('status').textContent === 'Ready'", timeout=90_000
                 )
-                await page.click("#sources button[data-path='Local']")
-                await page.wait_for_selector("td.empty")
+                await page.click("button[data-preview='Local/cities.parquet']")
+                await page.wait_for_selector("#preview-table tbody tr")
+                rows = await page.locator("#preview-table tbody tr").all_inner_texts()
+                assert rows == ["Lyon\t522000", "Oslo\t709000"]
                 return browser.outside(origin)
 
         assert asyncio.run(scenario()) == []
