@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from typing import Any
 
 from jupyter_server.auth import IdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
-from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Type,
+    Unicode,
+    default,
+    validate,
+)
 
 from . import __version__, standalone_logs
+from .access import check_rules
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
-from .handlers.service import DisabledHandler
+from .handlers.service import DisabledHandler, MetricsHandler
 from .manager import SETTINGS_KEY, UNSECURED_MODES, ProxyManager, Settings
 
 MODES = ("run", "dev", "private", "hub")
@@ -28,6 +43,7 @@ UNSECURED_FLAGS = [
     "--ServerApp.disable_check_xsrf=True",
 ]
 MiB = 1024 * 1024
+CLOSE_TIMEOUT = 5  # seconds the sources may take to close when the server stops
 
 
 USAGE = """Serve fsspec filesystems (S3, ...) over HTTP without handing out their credentials.
@@ -98,7 +114,25 @@ class FsspecProxy(ExtensionApp):
         file sources of the same name.""",
     )
     allow_reload = Bool(
-        False, config=True, help="Allow authenticated users to reload or replace the config."
+        False,
+        config=True,
+        help="Allow config_admins to reload the config (api/reload) or replace it (api/config).",
+    )
+    config_admins = List(
+        Unicode(),
+        config=True,
+        help="""With allow_reload: who may reload or replace the config, as access rules
+        (user:NAME, group:NAME, service:NAME, admin for JupyterHub's admins, * for any
+        user). Default: nobody in hub mode, ["*"] (whoever the server authenticates:
+        its own user) elsewhere.""",
+    )
+    metrics_access = List(
+        Unicode(),
+        default_value=["admin"],
+        config=True,
+        help="""Hub mode: who may read the Prometheus metrics at {base_url}metrics, as
+        access rules (admin: JupyterHub's admins). Other modes follow Jupyter's
+        ServerApp.authenticate_prometheus.""",
     )
     allowed_origins = List(
         Unicode(),
@@ -137,8 +171,57 @@ class FsspecProxy(ExtensionApp):
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
     )
     upload_timeout = Float(3600.0, config=True, help="Seconds allowed to receive one upload.")
+    upload_idle_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds an upload may send nothing before it is cut off (408, nothing
+        kept); also how long an upload waits for upload_memory before a 503, and how
+        long an upload session (api/uploads) may wait for its next piece before it is
+        aborted.""",
+    )
+    upload_memory = Int(
+        128 * MiB,
+        config=True,
+        help="""Bytes that all uploads together may hold in memory (S3 parts being
+        filled); an upload beyond it waits, then gets 503 with Retry-After.""",
+    )
+    readahead_memory = Int(
+        64 * MiB,
+        config=True,
+        help="""Bytes that all api/ranges requests together may read ahead of what their
+        clients have received; beyond it, ranges are read one at a time.""",
+    )
+    send_timeout = Float(
+        120.0,
+        config=True,
+        help="""Seconds a client may take to accept the next chunk of an answer before
+        its connection is closed (a client that stops reading holds memory).""",
+    )
     backend_timeout = Float(
         60.0, config=True, help="Seconds one backend call may take before a 504."
+    )
+    max_upload_sessions = Int(
+        64, config=True, help="Upload sessions open at once on this server (503 beyond)."
+    )
+    max_upload_sessions_per_user = Int(
+        8, config=True, help="Upload sessions one user may have open at once (429 beyond)."
+    )
+    signing_key = Unicode(
+        "",
+        config=True,
+        help="""The key (at least 16 bytes) that signs the URLs of api/sign; replicas
+        behind one balancer need the same. Prefer signing_key_file: Jupyter's --debug
+        log prints traits. Empty (and no file): a random key per process, so signed
+        URLs stop working when the process ends and work on no other replica.""",
+    )
+    signing_key_file = Unicode(
+        "", config=True, help="A file holding the signing key (see signing_key)."
+    )
+    signed_url_expiry = Float(
+        300.0, config=True, help="Seconds a signed URL works when api/sign is not told."
+    )
+    max_signed_url_expiry = Float(
+        3600.0, config=True, help="The longest a signed URL may work, in seconds (400 beyond)."
     )
 
     posted_source_roots = List(
@@ -195,19 +278,29 @@ class FsspecProxy(ExtensionApp):
                 self.mode.upper(),
             )
         try:
+            self.manager.open_audit_log()
+        except ConfigError as exc:
+            self._refuse_to_start(str(exc))
+            return
+        try:
             self.manager.load()
         except ConfigError as exc:
             if self.mode in UNSECURED_MODES:  # the watcher picks up the fixed file
                 self.log.critical("No sources are served until the config is fixed: %s", exc)
-            elif self.standalone:
-                sys.exit(f"jupyter fsspec-proxy: {exc}")
             else:
-                self._disable(f"the config cannot be used: {exc}")
+                self._refuse_to_start(f"the config cannot be used: {exc}")
                 return
         if self.mode in UNSECURED_MODES:
             self.manager.watch_config()
         if self.standalone:
             self._describe_standalone()
+
+    def _refuse_to_start(self, reason: str) -> None:
+        """The standalone command stops, saying why; inside a shared server the proxy
+        disables itself and the server lives on."""
+        if self.standalone:
+            sys.exit(f"jupyter fsspec-proxy: {reason}")
+        self._disable(reason)
 
     def _disable(self, reason: str) -> None:
         """Serve nothing but 503 with ``reason``; a shared server lives on."""
@@ -232,14 +325,33 @@ class FsspecProxy(ExtensionApp):
         values = {name: getattr(self, name) for name in Settings.__dataclass_fields__}
         return Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
+    @default("config_admins")
+    def _nobody_in_a_hub(self) -> list[str]:
+        return [] if self.mode == "hub" else ["*"]
+
+    @validate("config_admins", "metrics_access")
+    def _valid_rules(self, proposal: Any) -> Any:
+        try:
+            check_rules(proposal.value, f"c.FsspecProxy.{proposal.trait.name}")
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal.value
+
     def initialize_handlers(self) -> None:
         if self.manager.disabled:
             self.handlers.append(("fsspec-proxy/.*", DisabledHandler))
             return
         self.handlers.extend(routes(lite_dir=self.lite_dir))
+        if self.mode == "hub":
+            self.handlers.append(("metrics", MetricsHandler))
 
     async def stop_extension(self) -> None:
-        await self.manager.close()
+        """Close the sources; a backend that does not close in seconds is left behind,
+        so that stopping (SIGTERM, a hub's shutdown) never hangs."""
+        try:
+            await asyncio.wait_for(self.manager.close(), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.log.warning("Sources did not close within %d s; stopping anyway", CLOSE_TIMEOUT)
 
 
 def main(argv: list[str] | None = None) -> None:

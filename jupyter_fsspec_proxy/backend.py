@@ -18,14 +18,16 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
+from .budget import UNLIMITED, ByteBudget
 from .conditions import WriteConditions
 from .confined import STAGED_PREFIX, ConfinedRoot, StagedFile, is_staged
-from .errors import PreconditionFailed, SourceError, translate
+from .errors import PreconditionFailed, SourceChanged, SourceError, translate
 from .metadata import FileMeta
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ PART_SIZE = 8 * 2**20
 PARTS_IN_FLIGHT = 2
 #: Every this many parts, the part size doubles: S3 allows 10,000 parts.
 PARTS_PER_SIZE = 1000
+#: Files deleted or copied at once in a recursive delete or copy.
+TREE_BATCH = 16
 
 
 class Backend:
@@ -51,9 +55,12 @@ class Backend:
         secrets: Iterable[str],
         root: str = "",
         name: str = "",
+        upload_budget: ByteBudget | None = None,
     ) -> None:
         self.fs = fs
         self.timeout = timeout
+        #: the memory that uploads of the whole process may buffer
+        self.upload_budget = upload_budget or ByteBudget(UNLIMITED, 0)
         self.secrets = frozenset(secrets)
         self.root, self.name = root, name  # to name paths in messages as clients do
         self._commit_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -62,7 +69,12 @@ class Backend:
 
     @staticmethod
     def for_filesystem(
-        fs: AbstractFileSystem, timeout: float, secrets: Iterable[str], root: str, name: str
+        fs: AbstractFileSystem,
+        timeout: float,
+        secrets: Iterable[str],
+        root: str,
+        name: str,
+        upload_budget: ByteBudget | None = None,
     ) -> Backend:
         """The kind of backend that suits ``fs``."""
         if isinstance(fs, LocalFileSystem):
@@ -71,10 +83,11 @@ class Backend:
             kind = S3Backend if hasattr(fs, "_call_s3") else AsyncBackend
         else:
             kind = ThreadedBackend
-        return kind(fs, timeout, secrets, root, name)
+        return kind(fs, timeout, secrets, root, name, upload_budget)
 
-    def translate(self, exc: BaseException) -> SourceError:
-        return translate(exc, self.secrets, self.root, self.name)
+    def translate(self, exc: BaseException, path: str = "") -> SourceError:
+        """``exc`` as an error to answer with, about the backend ``path`` if known."""
+        return translate(exc, self.secrets, self.root, self.name, path)
 
     def with_root(self, root: str) -> Backend:
         """The same filesystem (connections, threads) serving another root."""
@@ -84,22 +97,39 @@ class Backend:
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``fs.<method>(*args, **kwargs)`` with the timeout and error translation."""
-        return await self._guard(self._run(method, *args, **kwargs))
+        path = args[0] if args and isinstance(args[0], str) else ""
+        return await self._guard(self._run(method, *args, **kwargs), path=path)
 
-    async def _guard(self, awaitable: Any, timed: bool = True) -> Any:
+    async def _guard(self, awaitable: Any, timed: bool = True, path: str = "") -> Any:
         """Await with the timeout (unless ``timed`` is off) and translate errors."""
         try:
             return await (asyncio.wait_for(awaitable, self.timeout) if timed else awaitable)
         except Exception as exc:
-            raise self.translate(exc) from None
+            raise self.translate(exc, path) from None
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    async def info(self, path: str) -> dict[str, Any]:
+        """``path``'s fsspec info. A source's root is always a directory, empty or
+        not: an empty bucket, prefix or memory root has no entry of its own."""
+        try:
+            return await self.call("info", path)
+        except SourceError as exc:
+            if exc.status_code == 404 and self.is_root(path):
+                return {"name": path, "type": "directory", "size": 0}
+            raise
+
+    async def exists(self, path: str) -> bool:
+        return self.is_root(path) or bool(await self.call("exists", path))
+
+    def is_root(self, path: str) -> bool:
+        return path.rstrip("/") == self.root.rstrip("/")
+
     async def meta(self, path: str, name: str) -> FileMeta | None:
         """The metadata of ``path`` (``name`` as clients know it), None if missing."""
         try:
-            return FileMeta.from_info(await self.call("info", path), name)
+            return FileMeta.from_info(await self.info(path), name)
         except SourceError as exc:
             if exc.status_code == 404:
                 return None
@@ -108,13 +138,20 @@ class Backend:
     async def open_to_read(self, path: str) -> tuple[dict[str, Any], Any]:
         """``path``'s info, and a reader already open where that costs nothing more
         (local files); None: :meth:`read` opens one. Close it with :meth:`close_reader`."""
-        return await self.call("info", path), None
+        return await self.info(path), None
 
     async def read(
-        self, path: str, start: int, end: int | None, chunk: int, reader: Any = None
+        self,
+        path: str,
+        start: int,
+        end: int | None,
+        chunk: int,
+        reader: Any = None,
+        etag: str | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the bytes ``[start, end)`` of a file (to its end if ``end`` is None),
-        through ``reader`` if one is open (its owner closes it)."""
+        through ``reader`` if one is open (its owner closes it). ``etag``: the version
+        the caller described, for backends that can refuse another one."""
         if start >= MAX_OFFSET:
             raise self.translate(ValueError(f"Offset {start} is beyond any file's size"))
         timed = self.reads_can_wait
@@ -148,7 +185,7 @@ class Backend:
         try:
             entries = await self.call("ls", path, detail=detail)
         except SourceError as exc:
-            if exc.status_code == 404 and path.rstrip("/") == self.root.rstrip("/"):
+            if exc.status_code == 404 and self.is_root(path):
                 return []
             raise
         return self._without_staged(entries, detail)
@@ -156,20 +193,74 @@ class Backend:
     def _without_staged(self, entries: list[Any], detail: bool) -> list[Any]:
         return [e for e in entries if not is_staged(e["name"] if detail else e)]
 
+    # Paths are literal: fsspec's rm, copy and mv expand globs (``report[1].txt``
+    # would name ``report1.txt``), so trees are walked with ``find`` and every
+    # entry is acted on by a method that takes one path as it is.
+
     async def delete(self, path: str, recursive: bool) -> None:
         """Delete a file, or a directory with ``recursive``."""
-        info = await self.call("info", path)
-        if info.get("type") == "directory" and not recursive:
+        info = await self.info(path)
+        if info.get("type") != "directory":
+            await self.call("rm_file", path)
+            return
+        if not recursive:
             raise self.translate(IsADirectoryError("Is a directory: pass recursive=true"))
-        await self.call("rm", path, recursive=recursive)
+        files, folders = await self._tree(path)
+        await self._each("rm_file", [(name,) for name in files])
+        for folder in sorted(folders, key=len, reverse=True):  # deepest first
+            await self._remove_folder(folder)
 
     async def copy(self, src: str, dst: str, recursive: bool) -> None:
-        await self.call("copy", src, dst, recursive=recursive)
+        """Copy a file, or a directory with ``recursive``; into ``dst`` when it is an
+        existing directory."""
+        info = await self.info(src)
+        dst = await self._into_existing_dir(src, dst)
+        if info.get("type") != "directory":
+            await self.call("cp_file", src, dst)
+            return
+        if not recursive:
+            raise self.translate(IsADirectoryError("Is a directory: pass recursive=true"))
+        files, folders = await self._tree(src)
+        for folder in sorted(folders):  # parents first
+            await self.call("makedirs", dst + folder[len(src) :], exist_ok=True)
+        await self._each("cp_file", [(name, dst + name[len(src) :]) for name in files])
 
     async def move(self, src: str, dst: str, recursive: bool) -> None:
-        """Async filesystems have no native move: copy, then delete."""
+        """Most filesystems have no native move: copy, then delete."""
         await self.copy(src, dst, recursive)
-        await self.call("rm", src, recursive=recursive)
+        await self.delete(src, recursive)
+
+    async def _tree(self, top: str) -> tuple[list[str], list[str]]:
+        """The files and the folders (``top`` included) at and below the folder ``top``."""
+        found = await self.call("find", top, withdirs=True, detail=True)
+        top = top.rstrip("/")
+        files, folders = [], [top]
+        for name, entry in found.items():
+            name = self.fs._strip_protocol(name).rstrip("/")
+            if name != top:
+                (folders if entry.get("type") == "directory" else files).append(name)
+        return files, folders
+
+    async def _each(self, method: str, calls: list[tuple[str, ...]]) -> None:
+        """``method`` once per argument tuple, a few at a time."""
+        for start in range(0, len(calls), TREE_BATCH):
+            batch = calls[start : start + TREE_BATCH]
+            await asyncio.gather(*(self.call(method, *args) for args in batch))
+
+    async def _remove_folder(self, folder: str) -> None:
+        """Remove a folder emptied by a recursive delete, where the store keeps one
+        (a folder implied by its files vanished with them; one filled meanwhile stays)."""
+        try:
+            await self.call("rmdir", folder)
+        except SourceError as exc:
+            if exc.error not in ("FileNotFoundError", "FileExistsError", "OSError"):
+                raise
+
+    async def _into_existing_dir(self, src: str, dst: str) -> str:
+        meta = await self.meta(dst, dst)
+        if meta is not None and meta.type == "directory":
+            return f"{dst.rstrip('/')}/{src.rstrip('/').rpartition('/')[2]}"
+        return dst
 
     def start_upload(self, target: str) -> Upload:
         """Where the body of an upload to ``target`` goes until it is committed."""
@@ -210,19 +301,27 @@ class S3Backend(AsyncBackend):
     a create-only upload is a conditional write that S3 itself decides."""
 
     async def read(
-        self, path: str, start: int, end: int | None, chunk: int, reader: Any = None
+        self,
+        path: str,
+        start: int,
+        end: int | None,
+        chunk: int,
+        reader: Any = None,
+        etag: str | None = None,
     ) -> AsyncIterator[bytes]:
-        """One ranged GET (``open_to_read`` never opens a reader here)."""
+        """One ranged GET (``open_to_read`` never opens a reader here), of the version
+        ``etag`` names when given: S3 refuses it if the object changed since."""
         if end is not None and end <= start:
             return
         bucket, key, version = self.fs.split_path(path)
         params = {"Bucket": bucket, "Key": key}
         if version:
             params["VersionId"] = version
+        if etag:
+            params["IfMatch"] = etag
         if start or end is not None:  # an empty object has no satisfiable range
             params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        response = await self._guard(self.fs._call_s3("get_object", **params))
-        body = response["Body"]
+        body = (await self.call_s3("get_object", **params))["Body"]
         try:
             while data := await self._guard(body.read(chunk)):
                 yield data
@@ -234,24 +333,35 @@ class S3Backend(AsyncBackend):
 
     async def call_s3(self, method: str, **params: Any) -> Any:
         """One S3 API call, through :meth:`_guard` like every other call."""
-        return await self._guard(self._s3(method, params))
+        path = f"{params['Bucket']}/{params.get('Key', '')}".rstrip("/")
+        return await self._guard(self._s3(method, params), path=path)
 
     async def _s3(self, method: str, params: dict[str, Any]) -> Any:
-        """A failed ``If-None-Match: *`` is 412 (s3fs makes it FileExistsError)."""
+        """S3's 412: to a create-only write (s3fs makes it FileExistsError), the file
+        exists; to a read of one version (``IfMatch``), the file changed."""
         try:
             return await self.fs._call_s3(method, **params)
         except Exception as exc:
-            if "IfNoneMatch" in params and _refused_as_existing(exc):
+            if _s3_status(exc) == 412 and "IfNoneMatch" in params:
                 raise PreconditionFailed("The file already exists") from None
+            if _s3_status(exc) == 412 and "IfMatch" in params:
+                raise SourceChanged() from None
             raise
 
-    async def presign(self, path: str, expires: int) -> str:
-        """A URL that reads ``path`` without credentials for ``expires`` seconds."""
-        return await self.call("url", path, expires=expires)
-
-    def forget(self, path: str) -> None:
-        """Drop s3fs's cached listings of ``path`` and its parents after a write."""
-        self.fs.invalidate_cache(path)
+    async def presign(self, path: str, expires: int, meta: FileMeta) -> str:
+        """A URL that reads ``path`` without credentials for ``expires`` seconds.
+        S3 answers it with the type the proxy would send, whatever type the object
+        was stored with, and anything a browser would run as a download of no type:
+        no CSP guards the storage's origin."""
+        if meta.inert:
+            shown = {"ResponseContentType": meta.content_type}
+        else:
+            name = quote(meta.name.rpartition("/")[2])
+            shown = {
+                "ResponseContentType": "application/octet-stream",
+                "ResponseContentDisposition": f"attachment; filename*=UTF-8''{name}",
+            }
+        return await self.call("url", path, expires=expires, **shown)
 
     async def close(self) -> None:
         client = getattr(self.fs, "_s3", None)
@@ -260,9 +370,14 @@ class S3Backend(AsyncBackend):
             await client.__aexit__(None, None, None)
 
 
-def _refused_as_existing(exc: BaseException) -> bool:
-    """True for S3's 412 to a create-only write (s3fs makes it FileExistsError)."""
-    return isinstance(exc, FileExistsError) or "PreconditionFailed" in str(exc)
+def _s3_status(exc: BaseException) -> int | None:
+    """The HTTP status of S3's answer behind an exception (s3fs turns botocore's
+    error into a Python one and keeps it as the cause)."""
+    for error in (exc, exc.__cause__):
+        response = getattr(error, "response", None)
+        if isinstance(response, dict):
+            return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
 
 
 class ThreadedBackend(Backend):
@@ -295,9 +410,6 @@ class ThreadedBackend(Backend):
                     )
 
         return await asyncio.get_running_loop().run_in_executor(self.executor, timed)
-
-    async def move(self, src: str, dst: str, recursive: bool) -> None:
-        await self.call("mv", src, dst, recursive=recursive)
 
     async def _open_reader(self, path: str) -> Any:
         return await self._in_thread(self.fs.open, path, "rb")
@@ -352,6 +464,9 @@ class LocalBackend(ThreadedBackend):
 
     async def delete(self, path: str, recursive: bool) -> None:
         await self.call("rm", path, recursive=recursive)
+
+    async def copy(self, src: str, dst: str, recursive: bool) -> None:
+        await self.call("copy", src, dst, recursive=recursive)
 
     async def move(self, src: str, dst: str, recursive: bool) -> None:
         await self.call("move", src, dst)
@@ -492,11 +607,33 @@ class S3Upload(Upload):
         self._upload_id: str | None = None
         self._parts: list[asyncio.Task[dict[str, Any]]] = []
         self._ended = False
+        self._may_wait = backend.upload_budget.wait  # seconds left to wait for memory
 
     def write(self, data: bytes) -> Awaitable[None] | None:
+        """Buffer ``data`` within the process's upload memory (waiting for room if
+        other uploads hold it all); send a part once one is full."""
+        self.received += len(data)
+        if not self.backend.upload_budget.try_take(len(data)):
+            return self._buffer_when_taken(data)
+        return self._buffer(data)
+
+    async def _buffer_when_taken(self, data: bytes) -> None:
+        """Wait for room, at most the budget's ``wait`` over the whole upload."""
+        started = time.monotonic()
+        try:
+            await self.backend.upload_budget.take(len(data), self._may_wait)
+        finally:
+            self._may_wait -= time.monotonic() - started
+        sending = self._buffer(data)
+        if sending is not None:
+            await sending
+
+    def _buffer(self, data: bytes) -> Awaitable[None] | None:
+        if self._ended:  # aborted while waiting for room
+            self.backend.upload_budget.give_back(len(data))
+            return None
         self._chunks.append(data)
         self._buffered += len(data)
-        self.received += len(data)
         return self._send_parts() if self._buffered >= self._part_size else None
 
     @property
@@ -526,24 +663,33 @@ class S3Upload(Upload):
                 part.result()
 
     async def _send_part(self, body: bytes) -> None:
-        if self._upload_id is None:
-            created = await self.backend.call_s3(
-                "create_multipart_upload",
-                Bucket=self.bucket,
-                Key=self.key,
-                ContentType=self.content_type,
-            )
-            self._upload_id = created["UploadId"]
-            if self._ended:  # the request ended while the upload was being created
-                self.abort()
-                return
+        """Send ``body`` as the next part; its memory goes back to the budget once the
+        part is sent, has failed or was cancelled."""
+        budget = self.backend.upload_budget
+        try:
+            if self._upload_id is None:
+                created = await self.backend.call_s3(
+                    "create_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    ContentType=self.content_type,
+                )
+                self._upload_id = created["UploadId"]
+        except BaseException:
+            budget.give_back(len(body))
+            raise
+        if self._ended:  # the request ended while the upload was being created
+            budget.give_back(len(body))
+            self.abort()
+            return
         number = len(self._parts) + 1
         params = {"Bucket": self.bucket, "Key": self.key, "UploadId": self._upload_id}
-        self._parts.append(
-            asyncio.ensure_future(
-                self.backend.call_s3("upload_part", PartNumber=number, Body=body, **params)
-            )
+        part = asyncio.ensure_future(
+            self.backend.call_s3("upload_part", PartNumber=number, Body=body, **params)
         )
+        size = len(body)
+        part.add_done_callback(lambda _: budget.give_back(size))
+        self._parts.append(part)
 
     async def commit(self, conditions: WriteConditions, name: str) -> None:
         """Send what is left, then create the object if its conditions hold: S3
@@ -557,14 +703,18 @@ class S3Upload(Upload):
                 if conditions.any and not conditions.create_only:
                     conditions.verify(await backend.meta(self.target, name))
                 if self._upload_id is None:
-                    await backend.call_s3(
-                        "put_object",
-                        Bucket=self.bucket,
-                        Key=self.key,
-                        Body=self._take_buffered(),
-                        ContentType=self.content_type,
-                        **match,
-                    )
+                    body = self._take_buffered()
+                    try:
+                        await backend.call_s3(
+                            "put_object",
+                            Bucket=self.bucket,
+                            Key=self.key,
+                            Body=body,
+                            ContentType=self.content_type,
+                            **match,
+                        )
+                    finally:
+                        backend.upload_budget.give_back(len(body))
                 else:
                     parts = [
                         {"PartNumber": number, "ETag": part["ETag"]}
@@ -579,13 +729,13 @@ class S3Upload(Upload):
                         **match,
                     )
                     self._upload_id = None  # completed: nothing left to abort
-                backend.forget(self.target)
         finally:
             self.abort()
 
     def abort(self) -> None:
         """Stop sending parts and abort the multipart upload, if there is one."""
         self._ended = True
+        self.backend.upload_budget.give_back(self._buffered)
         self._chunks, self._buffered = [], 0
         for part in self._parts:
             if part.done() and not part.cancelled():

@@ -28,12 +28,55 @@ class PayloadTooLarge(ValueError):
     """A request body over its limit: 413."""
 
 
+class NoSuchUpload(LookupError):
+    """No upload session of that id for this caller and path (or it expired): 404."""
+
+
+class OffsetMismatch(Exception):
+    """A piece of an upload sent at another offset than the session's: 409, with the
+    session's ``offset`` (where the client resumes)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class RetryLater(Exception):
+    """A limit is reached for now; ``retry_after`` seconds should free room."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyUploads(RetryLater):
+    """The caller has as many open upload sessions as allowed: 429."""
+
+
+class UploadsFull(RetryLater):
+    """The server has as many open upload sessions as allowed: 503."""
+
+
+class SignedUrlRefused(PermissionError):
+    """A signed URL that is expired, forged, or whose signer may no longer read: 403."""
+
+
+class Busy(RuntimeError):
+    """The server holds as much as it may of what the request needs: 503, retry later."""
+
+
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (NoSuchSource, 404),
     (SourceUnavailable, 503),
     (PreconditionFailed, 412),
     (PayloadTooLarge, 413),
+    (NoSuchUpload, 404),
+    (OffsetMismatch, 409),
+    (TooManyUploads, 429),
+    (UploadsFull, 503),
+    (SignedUrlRefused, 403),
+    (Busy, 503),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),
@@ -59,6 +102,14 @@ class SourceError(Exception):
         self.message = message
 
 
+class SourceChanged(SourceError):
+    """A file was replaced between its metadata and its bytes: reading it again
+    gives the new version whole (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "SourceChanged", "The file changed while it was being read")
+
+
 def known_status(exc: BaseException) -> int | None:
     """The HTTP status of an exception in the table (or a SourceError), else None."""
     if isinstance(exc, SourceError):
@@ -75,21 +126,36 @@ def status_for(exc: BaseException) -> int:
 
 
 def translate(
-    exc: BaseException, secrets: Iterable[str], root: str = "", name: str = ""
+    exc: BaseException, secrets: Iterable[str], root: str = "", name: str = "", path: str = ""
 ) -> SourceError:
     """Turn a backend exception into an error whose message holds no secret and
-    names paths as clients do (``<source>/<path>``, not the server's root)."""
+    names paths as clients do (``<source>/<path>``, not the server's root). A store
+    that cannot be reached is said so in plain words: its URL, spliced with the
+    source's name, would be nonsense and might show the server's root."""
     if isinstance(exc, SourceError):
         return exc
     status = status_for(exc)
     if status == 504:
         message = "The storage backend did not answer in time"
+    elif _unreachable(exc):
+        where = hide_root(path, root, name) if path else name
+        message = f"{where}: could not connect to the storage endpoint"
     else:
         message = scrub(str(exc) or type(exc).__name__, secrets)
         message = hide_root(message, root, name)
         if status == 502:
             message = f"Storage backend failed: {message}"
     return SourceError(status, type(exc).__name__, message)
+
+
+#: Exception classes (by name, of any backend's library) that mean "no connection".
+_UNREACHABLE = frozenset(
+    {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ConnectionError"}
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(kind.__name__ in _UNREACHABLE for kind in type(exc).__mro__)
 
 
 def hide_root(text: str, root: str, name: str) -> str:

@@ -9,12 +9,59 @@ token>`` for scripts and kernels; access needs the service's access scope
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from traitlets import Integer, TraitError, default, validate
 
 from .auth import AUTH_RESOURCE
+
+#: Whether the request being identified changes something: then the hub is asked anew.
+_WRITING: ContextVar[bool] = ContextVar("writing", default=False)
+
+
+class ServiceHubAuth(HubOAuth):
+    """The hub's OAuth, with the hub's answers about a token or cookie kept for
+    seconds, not minutes, and never used for a write: a revoked token, a deleted
+    user or a changed group stops every write at once, and every read within
+    ``cache_max_age``."""
+
+    def get_user(self, handler: Any, *, sync: bool = True) -> Any:
+        _WRITING.set(handler.request.method not in ("GET", "HEAD", "OPTIONS"))
+        return super().get_user(handler, sync=sync)
+
+    def user_for_token(
+        self, token: str, use_cache: bool = True, session_id: str = "", *, sync: bool = True
+    ) -> Any:
+        fresh = _WRITING.get()
+        return super().user_for_token(
+            token, use_cache=use_cache and not fresh, session_id=session_id, sync=sync
+        )
+
+    cache_max_age = Integer(
+        5,
+        config=True,
+        help="""Seconds the hub's answer about a token or cookie is kept (JupyterHub's
+        default is 300). Revocations take effect within this time. At least 1: to
+        JupyterHub, 0 means keeping answers forever.""",
+    )
+
+    @validate("cache_max_age")
+    def _at_least_a_second(self, proposal: Any) -> int:
+        if proposal.value < 1:
+            raise TraitError("cache_max_age must be at least 1 (0 would keep answers forever)")
+        return proposal.value
+
+
+class HubIdentityProvider(JupyterHubIdentityProvider):
+    """JupyterHub's identity provider with :class:`ServiceHubAuth`."""
+
+    @default("hub_auth")
+    def _default_hub_auth(self) -> HubOAuth:
+        return ServiceHubAuth(parent=self)
 
 
 class HubProxyAuthorizer(JupyterHubAuthorizer):
@@ -29,7 +76,7 @@ SERVER_CONFIG = {
     "open_browser": False,
     "allow_root": True,
     "authorizer_class": HubProxyAuthorizer,
-    "identity_provider_class": JupyterHubIdentityProvider,
+    "identity_provider_class": HubIdentityProvider,
     # Requests arrive through the hub's proxy, with the hub's public host name.
     "allow_remote_access": True,
     "trust_xheaders": True,

@@ -8,6 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+#: Types a browser shows without running anything in them; any other type of a file is
+#: sent where no CSP can guard it (a presigned URL) as an attachment of no type.
+INERT_TYPES = frozenset(
+    {
+        "text/plain", "text/csv", "text/tab-separated-values", "text/markdown",
+        "application/json", "application/octet-stream", "application/pdf",
+        "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+    }
+)  # fmt: skip
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 _ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
 
@@ -58,6 +67,13 @@ class FileMeta:
     @property
     def content_type(self) -> str:
         return _content_type(self.name.rpartition("/")[2].rpartition(".")[2].lower())
+
+    @property
+    def inert(self) -> bool:
+        """Whether a browser would show this file without running anything in it
+        (HTML, SVG, scripts and unknown types are not)."""
+        base = self.content_type.partition(";")[0]
+        return base in INERT_TYPES or base.startswith(("audio/", "video/"))
 
 
 @functools.lru_cache(maxsize=512)

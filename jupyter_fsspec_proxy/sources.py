@@ -13,10 +13,12 @@ from typing import Any
 import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.core import split_protocol
+from fsspec.dircache import DirCache
 from fsspec.implementations.local import LocalFileSystem
 
 from .access import USERNAME
 from .backend import Backend
+from .budget import ByteBudget
 from .config import SourceSpec
 from .errors import NoSuchSource, scrub, secret_strings
 
@@ -72,7 +74,9 @@ class Source:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else path
 
 
-def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source:
+def open_source(
+    spec: SourceSpec, timeout: float, log: logging.Logger, upload_budget: ByteBudget | None = None
+) -> Source:
     """Instantiate a source's filesystem; failures make it unavailable, not fatal."""
     protocol = split_protocol(spec.path)[0] or "file"
     secrets = secret_strings(spec.kwargs)
@@ -82,6 +86,7 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
         if issubclass(cls, AsyncFileSystem) and cls.async_impl:
             options["asynchronous"] = True
         fs = cls(**options)
+        fs.dircache = DirCache(use_listings_cache=False)  # listings are never stale
         root = cls._strip_protocol(spec.path)
         if isinstance(fs, LocalFileSystem):
             root = os.path.realpath(root)
@@ -90,38 +95,25 @@ def open_source(spec: SourceSpec, timeout: float, log: logging.Logger) -> Source
         log.warning("Source %r is unavailable: %s", spec.name, reason)
         return Source(spec, protocol, "", None, reason)
     log.info("Source %r serves %s://%s", spec.name, protocol, root)
-    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name)
+    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name, upload_budget)
     return Source(spec, protocol, root, backend)
 
 
-class SourceRegistry:
-    """The sources in force. A new configuration replaces them all at once."""
+class SourceSet:
+    """The sources of one configuration.
 
-    def __init__(self, log: logging.Logger, timeout: float) -> None:
-        self.log = log
-        self.timeout = timeout
-        self._sources: dict[str, Source] = {}
+    Requests hold the set that was in force when they began and let go of it when
+    they end. A set that a reload replaced closes its backends once the last
+    request holding it has ended, never under one still using it.
+    """
+
+    def __init__(self, sources: dict[str, Source]) -> None:
+        self._sources = sources
         self._per_user: dict[tuple[str, str], Source] = {}
-
-    def replace(self, specs: Iterable[SourceSpec]) -> None:
-        """Build the sources (at start, before the loop serves anything)."""
-        self._sources = {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
-        self._per_user.clear()
-
-    async def replace_async(self, specs: Iterable[SourceSpec]) -> None:
-        """Build the new sources in a thread (a backend may block while it starts),
-        put them in force at once, then close the old ones."""
-        specs = list(specs)
-        built = await asyncio.to_thread(
-            lambda: {spec.name: open_source(spec, self.timeout, self.log) for spec in specs}
-        )
-        old, self._sources = self._sources, built
-        self._per_user.clear()
-        await close_all(old.values())
-
-    async def close(self) -> None:
-        old, self._sources = self._sources, {}
-        await close_all(old.values())
+        self._holders = 0
+        self._retired = False
+        self.closed: asyncio.Future[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     def lookup(self, name: str) -> Source:
         """The source of that name, available or not."""
@@ -140,16 +132,93 @@ class SourceRegistry:
     def all(self) -> list[Source]:
         return list(self._sources.values())
 
-    def describe(self) -> list[dict[str, Any]]:
-        return [source.describe() for source in self._sources.values()]
-
     @property
     def secrets(self) -> frozenset[str]:
-        """All secrets of all sources, to scrub from any outgoing text."""
         found: set[str] = set()
         for source in self._sources.values():
             found |= secret_strings(source.spec.kwargs)
         return frozenset(found)
+
+    def hold(self) -> SourceSet:
+        self._holders += 1
+        return self
+
+    @property
+    def unused(self) -> bool:
+        return self._holders == 0
+
+    def let_go(self) -> None:
+        self._holders -= 1
+        if self._retired and self.unused:
+            self._close()
+
+    def retire(self) -> asyncio.Future[None]:
+        """Close once no request holds this set any more; the future says when."""
+        self._retired = True
+        if self.unused:
+            self._close()
+        if self.closed is None:
+            self.closed = asyncio.get_running_loop().create_future()
+        return self.closed
+
+    def _close(self) -> None:
+        if self.closed is None:
+            self.closed = asyncio.get_running_loop().create_future()
+        closed = self.closed
+        if not closed.done() and self._closing is None:
+            self._closing = asyncio.ensure_future(close_all(self._sources.values()))
+            self._closing.add_done_callback(lambda _: closed.done() or closed.set_result(None))
+
+
+class SourceRegistry:
+    """The sources in force, and those replaced but still used by requests."""
+
+    def __init__(
+        self, log: logging.Logger, timeout: float, upload_budget: ByteBudget | None = None
+    ) -> None:
+        self.log = log
+        self.timeout = timeout
+        self.upload_budget = upload_budget
+        self.current = SourceSet({})
+        self._live: set[SourceSet] = {self.current}
+
+    def _build(self, specs: Iterable[SourceSpec]) -> SourceSet:
+        budget = self.upload_budget
+        return SourceSet({s.name: open_source(s, self.timeout, self.log, budget) for s in specs})
+
+    def replace(self, specs: Iterable[SourceSpec]) -> None:
+        """Build the sources (at start, before the loop serves anything)."""
+        self.current = self._build(specs)
+        self._live = {self.current}
+
+    async def replace_async(self, specs: Iterable[SourceSpec]) -> None:
+        """Build the new sources in a thread (a backend may block while it starts) and
+        put them in force at once; the old ones close when their last request ends."""
+        specs = list(specs)
+        built = await asyncio.to_thread(self._build, specs)
+        old, self.current = self.current, built
+        self._live.add(built)
+        closed = old.retire()
+        closed.add_done_callback(lambda _: self._live.discard(old))
+        if old.unused:  # closing now: done when this returns
+            await closed
+
+    async def close(self) -> None:
+        """Close every set now: the server is stopping."""
+        live, self._live = self._live, set()
+        await close_all(source for sources in live for source in sources.all())
+
+    def hold(self) -> SourceSet:
+        """The set in force, held until :meth:`SourceSet.let_go`."""
+        return self.current.hold()
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [source.describe() for source in self.current.all()]
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """All secrets of all sources still open, to scrub from any outgoing text."""
+        return frozenset().union(*(sources.secrets for sources in self._live))
 
 
 async def close_all(sources: Iterable[Source]) -> None:

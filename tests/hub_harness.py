@@ -22,6 +22,8 @@ CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurabl
 PASSWORD = "hub-test-password"
 SERVICE = "fsspec-proxy"
 ADMIN_TOKEN = "hub-test-admin-token-5e1f"
+#: the token of the hub service named "carol", like the user carol
+SERVICE_TOKEN = "hub-test-service-carol-9a2c"
 
 DOCUMENTED = Path(__file__).parents[1] / "docs" / "deploy" / "jupyterhub_config.py"
 # The documented file, run as is, then given this machine's ports and paths, the
@@ -47,9 +49,17 @@ service["command"] = [
     *{options!r},
 ]
 service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}
+c.Authenticator.admin_users = {admins!r}
 c.JupyterHub.services.append({{"name": "tester", "api_token": {admin_token!r}}})
 c.JupyterHub.load_roles.append(
-    {{"name": "tester", "services": ["tester"], "scopes": ["admin:users", "tokens"]}}
+    {{"name": "tester", "services": ["tester"],
+      "scopes": ["admin:users", "admin:groups", "tokens"]}}
+)
+# A service named like a user, allowed to reach the proxy: it is not that user.
+c.JupyterHub.services.append({{"name": "carol", "api_token": {service_token!r}}})
+c.JupyterHub.load_roles.append(
+    {{"name": "carol-service", "services": ["carol"],
+      "scopes": ["access:services!service=fsspec-proxy"]}}
 )
 """
 
@@ -93,9 +103,14 @@ class Hub:
 
 @contextmanager
 def jupyterhub(
-    home: Path, config: Path, users: dict[str, list[str]], options: list[str]
+    home: Path,
+    config: Path,
+    users: dict[str, list[str]],
+    options: list[str],
+    admins: frozenset[str] = frozenset(),
 ) -> Iterator[Hub]:
-    """A hub on 127.0.0.1 with ``users`` (name -> groups) and the proxy as a service."""
+    """A hub on 127.0.0.1 with ``users`` (name -> groups, ``admins`` among them) and
+    the proxy as a service."""
     port, service_port = free_port(), free_port()
     groups: dict[str, dict] = {}
     for user, names in users.items():
@@ -116,6 +131,8 @@ def jupyterhub(
             config=str(config),
             documented=str(DOCUMENTED),
             admin_token=ADMIN_TOKEN,
+            service_token=SERVICE_TOKEN,
+            admins=set(admins),
         )
     )
     log = home / "jupyterhub.log"

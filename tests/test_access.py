@@ -3,6 +3,7 @@ the server's token holder is the server's own user (the hub: tests/test_hub.py).
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 
@@ -62,6 +63,64 @@ async def test_every_request_naming_a_source_is_audited(proxy, tmp_path):
         (ME, "GET api/ls", "Theirs", 404),
     ]
     assert lines[1]["bytes"] == 5 and lines[1]["path"] == "b.txt"
+
+
+def audit_lines(tmp_path) -> list[dict]:
+    """The audit file as a line-based reader sees it: every line one JSON record."""
+    return [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+
+async def test_a_record_is_one_line_for_every_reader(proxy, tmp_path):
+    name = "a\u2028b\x85c\u2029d.txt"  # line breaks to str.splitlines, raw in JSON
+    assert (await proxy("files", "Mine", name, method="PUT", body=b"x")).code == 201
+    assert (await proxy("files", "Mine", name)).code == 200
+    records = audit_lines(tmp_path)
+    assert [(r["operation"], r["path"]) for r in records] == [
+        ("PUT files", name),
+        ("GET files", name),
+    ]
+
+
+async def test_refusals_are_audited_with_the_client_address(raw, tmp_path):
+    assert (await raw("files/Mine/x.txt", auth=False)).code == 403
+    wrong = {"Authorization": "token wrong"}
+    refused = await raw("files/Mine/x.txt", auth=False, method="DELETE", headers=wrong)
+    assert refused.code == 403
+    records = audit_lines(tmp_path)
+    assert [(r["user"], r["operation"], r["source"], r["path"], r["status"]) for r in records] == [
+        (None, "GET files", "Mine", "x.txt", 403),
+        (None, "DELETE files", "Mine", "x.txt", 403),
+    ]
+    assert {r["client"] for r in records} == {"127.0.0.1"}
+    assert "wrong" not in (tmp_path / "audit.jsonl").read_text()
+
+
+async def test_a_flood_of_anonymous_refusals_is_counted_not_written(raw, tmp_path):
+    for _ in range(300):
+        await raw("files/Mine/flood.txt", auth=False)
+    written = audit_lines(tmp_path)
+    assert 100 <= len(written) < 200  # the burst, and what the rate allows meanwhile
+    await asyncio.sleep(0.2)
+    await raw("files/Mine/after.txt", auth=False)
+    records = audit_lines(tmp_path)
+    assert records[-1]["path"] == "after.txt"
+    # every refusal is either a record or counted in a later one
+    assert len(written) + sum(r.get("unlogged_refusals", 0) for r in records) == 300
+
+
+async def test_every_path_a_request_touches_is_in_its_record(proxy, tmp_path):
+    assert (await proxy("files", "Mine", "harmless.txt", method="PUT", body=b"h")).code == 201
+    assert (await proxy("files", "Mine", "payroll.csv", method="PUT", body=b"p")).code == 201
+    ranges = [{"path": "Mine/harmless.txt", "start": 0, "end": 1}]
+    ranges += [{"path": "Mine/payroll.csv", "start": 0, "end": 1}]
+    batch = await proxy("api", "ranges", method="POST", body=json.dumps({"ranges": ranges}))
+    assert batch.code == 200
+    copy = json.dumps({"destination": "copy.csv"})
+    assert (await proxy("api", "copy", "Mine", "payroll.csv", method="POST", body=copy)).code == 201
+    batch_record, copy_record = audit_lines(tmp_path)[-2:]
+    assert batch_record["operation"] == "POST api/ranges"
+    assert batch_record["paths"] == ["Mine/harmless.txt", "Mine/payroll.csv"]
+    assert copy_record["paths"] == ["Mine/payroll.csv", "Mine/copy.csv"]
 
 
 @pytest.mark.parametrize(

@@ -7,18 +7,25 @@ so each scenario runs in a thread while the loop serves it.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import tempfile
 import threading
 import time
 import tracemalloc
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from subprocess import PIPE
 
 import fsspec
 import fsspec_proxy_client
 import pytest
 from fsspec.callbacks import Callback
 from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSystem
+from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
 WRITABLE = ["Scratch", "Local", "S3"]
@@ -145,6 +152,67 @@ async def test_fsspec_open_with_the_environment(jp_serverapp, proxy_url, monkeyp
     await asyncio.to_thread(scenario)
 
 
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"FSSPEC_PROXY_ENDPOINT_URL": "{url}", "FSSPEC_PROXY_TOKEN": "{token}"},
+        # a hub user's kernel, as older docs set it up, in a server that runs the proxy
+        {
+            "FSSPEC_PROXY_URL": "{url}",
+            "JUPYTERHUB_API_TOKEN": "{token}",
+            "FSSPEC_PROXY_CONFIG": "/etc/fsspec-proxy/config.yaml",
+        },
+    ],
+)
+async def test_a_fresh_python_with_the_environment_already_set(
+    jp_serverapp, proxy_url, environment
+):
+    """fsspec reads FSSPEC_<PROTOCOL>_<OPTION> once, at its import: a new process."""
+    token = jp_serverapp.identity_provider.token
+    names = {k: v.format(url=proxy_url, token=token) for k, v in environment.items()}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FSSPEC_", "JUPYTERHUB_"))}
+    code = (
+        "import fsspec\n"
+        "with fsspec.open('proxy://Scratch/fresh.txt', 'w') as f: f.write('fresh')\n"
+        "print(fsspec.open('proxy://Scratch/fresh.txt', 'r').open().read())"
+    )
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env={**clean, **names}, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert out.decode().strip() == "fresh"
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_append_adds_and_never_truncates(remote, source):
+    def scenario():
+        path = f"{source}/appended/log.txt"
+        with remote.open(path, "a") as f:  # no file yet: made
+            f.write("line1\n")
+        with remote.open(path, "ab") as f:
+            f.write(b"line2\n")
+        options = {"endpoint_url": remote.endpoint_url, "token": remote.token}
+        with fsspec.open(f"proxy://{path}", "a", **options) as f:
+            f.write("line3\n")
+        assert remote.cat_file(path) == b"line1\nline2\nline3\n"
+        appending = remote.open(path, "ab")
+        appending.write(b"mine\n")
+        remote.pipe_file(path, b"theirs\n")  # another writer, before the append is sent
+        appending.close()
+        assert remote.cat_file(path) == b"theirs\nmine\n"  # appended to what is there
+        # a writer between reading the file and sending it back: theirs stays, whole
+        with tempfile.SpooledTemporaryFile() as spool:
+            condition = remote.drive(remote.spool_existing_op(path, spool))
+            remote.pipe_file(path, b"last\n")
+            spool.write(b"lost?\n")
+            with pytest.raises(FileExistsError):
+                remote.drive(remote.upload_op(path, upload_body(spool), headers=condition))
+        assert remote.cat_file(path) == b"last\n"
+
+    await asyncio.to_thread(scenario)
+
+
 async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
     token = jp_serverapp.identity_provider.token
     afs = fsspec.filesystem(
@@ -161,6 +229,36 @@ async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
         await afs._info("Local/async/a.bin")
     await afs._rm("Local/async", recursive=True)
     assert not await afs._exists("Local/async")
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_a_signed_url_reads_without_a_token_until_it_expires(remote, source):
+    def scenario():
+        remote.pipe_file(f"{source}/signed.csv", b"x,y\n1,2\n")
+        url = remote.sign(f"proxy://{source}/signed.csv")
+        assert url.startswith(f"{remote.endpoint_url}signed/") and url.endswith("/signed.csv")
+        with urllib.request.urlopen(url, timeout=30) as answer:  # no token, no cookie
+            assert answer.read() == b"x,y\n1,2\n"
+        short = remote.sign(f"{source}/signed.csv", expiration=1)
+        signed_by = time.time()  # the URL's expiry is at most 2 s after this
+        while time.time() < signed_by + 2:
+            time.sleep(0.1)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(short, timeout=30)
+        assert refused.value.code == 403
+        with pytest.raises(ValueError, match="expires"):
+            remote.sign(f"{source}/signed.csv", expiration=10**9)
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_the_asynchronous_filesystem_signs_too(jp_serverapp, proxy_url):
+    token = jp_serverapp.identity_provider.token
+    afs = AsyncProxyFileSystem(endpoint_url=proxy_url, token=token, skip_instance_cache=True)
+    await afs._pipe_file("Scratch/async-signed.txt", b"signed")
+    url = await afs._sign("Scratch/async-signed.txt", expiration=60)
+    answer = await asyncio.to_thread(urllib.request.urlopen, url, timeout=30)
+    assert answer.read() == b"signed"
 
 
 class Progress(Callback):

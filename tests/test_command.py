@@ -79,6 +79,30 @@ def test_run_mode_will_not_start_without_a_usable_config(tmp_path, text):
         assert "source 'A'" in message and "unknown keys ['oops']" in message
 
 
+HUB_ENVIRONMENT = {  # what JupyterHub gives a service it starts (the hub is not asked)
+    "JUPYTERHUB_API_TOKEN": "not-asked",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
+    "JUPYTERHUB_CLIENT_ID": "service-fsspec-proxy",
+    "JUPYTERHUB_SERVICE_PREFIX": "/services/fsspec-proxy/",
+}
+
+
+@pytest.mark.parametrize("mode", ["run", "hub"])
+def test_an_audit_log_that_cannot_be_written_stops_the_start(tmp_path, mode):
+    """As docs/deploy/jupyterhub_config.py has it, on a machine without the folder: the
+    service stops at once, saying why, rather than running without its audit log."""
+    config = tmp_path / "proxy.yaml"
+    config.write_text(f"sources: [{{name: Local, path: '{tmp_path}'}}]")
+    audit = "/var/log/fsspec-proxy-missing-folder/audit.jsonl"
+    env = {"FSSPEC_PROXY_CONFIG": str(config), **(HUB_ENVIRONMENT if mode == "hub" else {})}
+    done = command(tmp_path, mode, f"--port={free_port()}", f"--FsspecProxy.audit_log={audit}",
+                   env=env)  # fmt: skip
+    assert done.returncode != 0
+    message = done.stdout + done.stderr
+    assert f"c.FsspecProxy.audit_log: cannot append to '{audit}'" in message
+    assert "is running at" not in message
+
+
 def test_the_start_up_log_describes_a_file_proxy(tmp_path):
     with standalone(tmp_path, "dev") as proxy:
         proxy.request("GET", "api")

@@ -121,7 +121,9 @@ async def test_openapi_document_describes_every_route(proxy, jp_base_url):
     served = {
         re.sub(r"\(.*?\)", "{}", pattern.removeprefix("fsspec-proxy"))
         for pattern, *_ in routes()
-        if pattern.startswith(("fsspec-proxy/api", "fsspec-proxy/files", "fsspec-proxy/client"))
+        if pattern.startswith(
+            ("fsspec-proxy/api", "fsspec-proxy/files", "fsspec-proxy/client", "fsspec-proxy/signed")
+        )
     }
     assert served == {re.sub(r"\{\w+\}", "{}", path) for path in document["paths"]}
 

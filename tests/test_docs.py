@@ -3,6 +3,7 @@ the port differs): each line ending in ``# <text>`` must print that text."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -55,23 +56,39 @@ def test_quickstart_token_lines(scratch_config):
         run_checked(token_block, proxy.port)
 
 
-def test_quickstart_client_from_the_proxys_own_index(scratch_config, tmp_path):
-    [line] = [
-        line
-        for block in re.findall(r"```bash\n(.*?)```", (DOCS / "quickstart.md").read_text(), re.S)
-        for line in block.splitlines()
-        if "--index-url" in line
-    ]
-    with standalone(scratch_config, "dev") as proxy:
-        command = line.replace("8000", str(proxy.port)).replace("pip install", "")
-        target = tmp_path / "installed"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
-             *command.split()],
-            check=True,
-            timeout=120,
+def documented_lines(page: str, marker: str) -> list[str]:
+    """The lines of a page's ``bash`` blocks that contain ``marker``."""
+    found = re.findall(r"```bash\n(.*?)```", (DOCS / page).read_text(), re.S)
+    return [line for block in found for line in block.splitlines() if marker in line]
+
+
+def test_a_fresh_venv_installs_the_client_from_the_proxy_alone_and_uses_the_environment(
+    scratch_config, tmp_path
+):
+    """quickstart.md's and client.md's lines, on a Python with nothing installed, no
+    package index but the proxy's, and a token-protected proxy (the index is public)."""
+    [install] = documented_lines("quickstart.md", "--index-url")
+    environment = documented_lines("client.md", "FSSPEC_PROXY_")
+    [read] = documented_lines("client.md", "python -c")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "FSSPEC_"))}
+    clean |= {"PIP_CONFIG_FILE": os.devnull, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    with standalone(scratch_config, "run", "--token=my-secret-token") as proxy:
+        token = {"Authorization": "token my-secret-token"}
+        assert proxy.request("PUT", "files/Scratch/hello.txt", b"hi", token)[0].status == 201
+        script = "\n".join([install + " --quiet --no-cache-dir", *environment, read])
+        done = subprocess.run(
+            ["bash", "-ec", script.replace("8000", str(proxy.port))],
+            env=clean, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
-    assert list(target.glob("fsspec_proxy_client-*.dist-info"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "b'hi'"
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "list", "--format=freeze"],
+        env=clean, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert {line.split("==")[0] for line in installed.split()} >= {"fsspec", "fsspec-proxy-client"}
 
 
 @pytest.mark.parametrize("page", ["configuration.md", "access.md"])

@@ -92,7 +92,7 @@ def test_s3_dying_mid_transfer(tmp_path, s3_relay):
 
         failed, body = proxy.request("PUT", "files/S3/new.bin", body=b"x" * MiB)
         assert failed.status == 502
-        assert b"Storage backend failed" in body
+        assert b"S3/new.bin: could not connect to the storage endpoint" in body
         listing, _ = proxy.request("GET", "api/ls/S3")
         assert listing.status == 502
         local, text = proxy.request("GET", "files/Local/local.txt")

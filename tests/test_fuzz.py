@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,8 +52,9 @@ def test_schemathesis_finds_no_server_error_or_schema_breach(tmp_path):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     summary = done.stdout.split("SUMMARY")[-1]
     assert done.returncode == 0, done.stdout[-4000:]
-    # Every documented operation; schemathesis does not fuzz HEAD on its own.
+    # Every documented operation (schemathesis may leave out a HEAD).
     operations = sum(m != "head" for ops in DOCUMENT["paths"].values() for m in ops)
-    assert f"Tested: {operations}" in summary, summary
+    tested = re.search(r"Tested: (\d+)", summary)
+    assert tested is not None and int(tested[1]) >= operations, summary
     assert "failure" not in summary, summary
     print(next(line for line in summary.splitlines() if "generated" in line))

@@ -3,8 +3,11 @@ the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -15,10 +18,13 @@ import yaml
 from browser_harness import chromium, offline_folder
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import PASSWORD, Hub, jupyterhub
+from hub_harness import PASSWORD, SERVICE_TOKEN, Hub, jupyterhub
 from processes import wait_until
 
-USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": []}
+USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": [], "hubadmin": []}
+ADMINS = frozenset({"hubadmin"})
+POSTED_ROOT = f"memory://hub-posted-{uuid.uuid4().hex}"
+MiB = 2**20
 TRAVERSALS = [
     "..",
     "../alice",
@@ -48,6 +54,12 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
             "access": {"read": ["*"], "write": ["*"]},
         },
         {"name": "Everyone", "path": f"memory://hub-{uuid.uuid4().hex}"},
+        {
+            "name": "Vault",
+            "path": f"{POSTED_ROOT}/vault",
+            "access": {"read": ["user:carol"], "write": ["user:carol"]},
+        },
+        {"name": "ForServices", "path": "memory://services", "access": {"read": ["service:carol"]}},
     ]
     config = home / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
@@ -59,8 +71,11 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
         f"--ServerApp.extra_static_paths={static / 'static'}",
         f"--FsspecProxy.app_pyscript_url={prefix}/pyscript/",
         f"--FsspecProxy.app_interpreter_url={prefix}/pyodide/pyodide.mjs",
+        "--FsspecProxy.allow_reload=True",
+        "--FsspecProxy.config_admins=user:alice",
+        f"--FsspecProxy.posted_source_roots={POSTED_ROOT}",
     ]
-    with jupyterhub(home, config, USERS, options) as running:
+    with jupyterhub(home, config, USERS, options, ADMINS) as running:
         running.audit = audit
         yield running
 
@@ -93,7 +108,7 @@ def test_each_user_sees_and_may_do_what_the_rules_say(hub):
     assert listed == {
         "alice": {"Team": True, "Home": True, "Everyone": True},
         "bob": {"Home": True, "Everyone": True},
-        "carol": {"Team": False, "Home": True, "Everyone": True},
+        "carol": {"Team": False, "Home": True, "Everyone": True, "Vault": True},
     }
     alice.pipe_file("Team/plan.txt", b"team plan")
     assert carol.cat_file("Team/plan.txt") == b"team plan"
@@ -107,6 +122,41 @@ def test_each_user_sees_and_may_do_what_the_rules_say(hub):
     ].replace("NoSuchSource", "X")  # the same answer: names do not leak
     assert raw(hub, "bob", "PUT", "files/Team/x.txt", b"x")[0] == 404
     assert not alice.exists("Team/x.txt") and not alice.exists("Team/carol.txt")
+
+
+def test_an_upload_session_belongs_to_the_user_who_opened_it(hub):
+    path = "api/uploads/Everyone/shared-upload.bin"
+    status, opened = raw(hub, "alice", "POST", path, b"")
+    assert status == 201
+    query = f"?id={json.loads(opened)['id']}&offset=0"
+    for method, body in (("PUT", b"bob's"), ("GET", None), ("DELETE", None)):
+        status, answer = raw(hub, "bob", method, path + query, body)
+        assert status == 404, method  # as for an id that does not exist
+        assert b"No such upload" in answer
+    done = raw(hub, "alice", "PUT", path + query + "&last=true", b"alice's")
+    assert done[0] == 201, done
+    assert client(hub, "bob").cat_file("Everyone/shared-upload.bin") == b"alice's"
+
+
+def test_a_signed_url_reads_as_its_signer_with_the_signers_groups(hub):
+    alice, bob = client(hub, "alice"), client(hub, "bob")
+    alice.pipe_file("Team/for-the-team.txt", b"team only")
+    alice.pipe_file("Home/private.txt", b"alice's own")
+    for path, data in (
+        ("Team/for-the-team.txt", b"team only"),
+        ("Home/private.txt", b"alice's own"),
+    ):
+        url = alice.sign(path)  # Team: alice may read it through her group
+        assert url.startswith(f"{hub.proxy_url}signed/")
+        with urllib.request.urlopen(url, timeout=30) as answer:  # no token, no cookie
+            assert answer.read() == data
+    with pytest.raises(FileNotFoundError):
+        bob.sign("Team/for-the-team.txt")  # hidden from bob, as for any request
+    bob.pipe_file("Home/private.txt", b"bob's own")
+    with urllib.request.urlopen(bob.sign("Home/private.txt"), timeout=30) as answer:
+        assert answer.read() == b"bob's own"
+    alice.rm("Home/private.txt")  # the users' homes as the other tests expect them
+    bob.rm("Home/private.txt")
 
 
 def test_per_user_paths_are_isolated(hub):
@@ -184,9 +234,9 @@ SERVER_TOKEN_SCOPES = [
 
 
 def test_a_kernel_needs_only_the_hub_environment(hub, monkeypatch):
-    """In a user's server: FSSPEC_PROXY_URL from c.Spawner.environment, and the
-    JUPYTERHUB_API_TOKEN the hub gives every server."""
-    monkeypatch.setenv("FSSPEC_PROXY_URL", hub.proxy_url)
+    """In a user's server: FSSPEC_PROXY_ENDPOINT_URL from c.Spawner.environment, and
+    the JUPYTERHUB_API_TOKEN the hub gives every server."""
+    monkeypatch.setenv("FSSPEC_PROXY_ENDPOINT_URL", hub.proxy_url)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.token_for("alice", SERVER_TOKEN_SCOPES))
     monkeypatch.delenv("FSSPEC_PROXY_TOKEN", raising=False)
     with fsspec.open("proxy://Team/from-kernel.txt", "wb") as f:
@@ -210,6 +260,15 @@ async def login(browser, hub: Hub, user: str):
     return page
 
 
+READ_FROM_PAGE = """async ([url, withXsrf]) => {
+    const headers = {};
+    if (withXsrf) {
+        const answer = await fetch(url.replace(/api\\/.*/, "api/xsrf"));
+        headers["X-XSRFToken"] = (await answer.json()).xsrf_token;
+    }
+    const read = await fetch(url, {headers});
+    return read.ok ? read.json() : read.status;
+}"""
 WRITE_FROM_PAGE = """async ([base, withXsrf]) => {
     const headers = {};
     if (withXsrf) {
@@ -232,10 +291,10 @@ async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
             "document.getElementById('status').textContent === 'Ready'", timeout=90_000
         )
         assert await page.locator("#sources button").all_inner_texts() == ["Home", "Everyone"]
-        sources = await page.evaluate(
-            "async (u) => (await fetch(u)).json()", f"{hub.proxy_url}api/sources"
-        )
+        sources = await page.evaluate(READ_FROM_PAGE, [f"{hub.proxy_url}api/sources", True])
         assert [s["name"] for s in sources] == ["Home", "Everyone"]  # Team is not bob's
+        # as the hub's own API: a cookie read needs the XSRF token too
+        assert await page.evaluate(READ_FROM_PAGE, [f"{hub.proxy_url}api/sources", False]) == 403
         assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, False]) == 403
         assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, True]) == 201
         assert browser.outside(hub.url) == []
@@ -251,3 +310,126 @@ def test_the_service_runs_no_code(hub):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code in (403, 404), route
+
+
+async def service_cookies(hub: Hub, user: str) -> str:
+    """The Cookie header a browser sends the service once ``user`` logged in."""
+    async with chromium() as browser:
+        page = await login(browser, hub, user)
+        await page.goto(f"{hub.proxy_url}app/")  # the service's OAuth sets its cookie
+        cookies = await browser.context.cookies(hub.proxy_url)
+    return "; ".join(f"{c['name']}={c['value']}" for c in cookies)
+
+
+def fetched_with(hub: Hub, url: str, cookie: str, site: str, mode: str = "no-cors") -> int:
+    """A browser's request for a resource of a page: its cookie and its fetch metadata."""
+    headers = {"Cookie": cookie, "Sec-Fetch-Mode": mode, "Sec-Fetch-Site": site}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_a_cookie_gets_no_further_than_the_hub_lets_it(hub):
+    """A page of another site that includes alice's file (<script src>, <img>) with her
+    cookie gets what the hub's own API gives such a request: nothing."""
+    client(hub, "alice").pipe_file("Home/data.js", b"var secret = 'alice';")
+    cookie = await service_cookies(hub, "alice")
+    data = f"{hub.proxy_url}files/Home/data.js"
+    assert fetched_with(hub, data, cookie, "cross-site") == 403
+    assert fetched_with(hub, f"{hub.url}/hub/api/user", cookie, "cross-site") == 403
+    assert fetched_with(hub, data, cookie, "same-origin") == 200  # an <img> of the hub's own
+    assert fetched_with(hub, data, cookie, "none", mode="navigate") == 200  # opened by hand
+
+
+def test_a_service_named_like_a_user_is_not_that_user(hub):
+    client(hub, "carol").pipe_file("Home/diary.txt", b"carol's diary")
+    service = ProxyFileSystem(
+        endpoint_url=hub.proxy_url, token=SERVICE_TOKEN, skip_instance_cache=True
+    )
+    assert [s["name"] for s in service.sources()] == ["ForServices"]
+    with pytest.raises(FileNotFoundError):
+        service.cat_file("Home/diary.txt")
+    with pytest.raises(FileNotFoundError):
+        service.pipe_file("Home/diary.txt", b"overwritten")
+    with pytest.raises(FileNotFoundError):
+        service.cat_file("Vault/anything")  # user:carol names the user, not the service
+    assert client(hub, "carol").cat_file("Home/diary.txt") == b"carol's diary"
+    assert "ForServices" not in {s["name"] for s in client(hub, "carol").sources()}
+
+
+def test_revoked_access_ends_within_seconds(hub):
+    hub.api("POST", "users/dave")
+    hub.api("POST", "groups/analysts/users", {"users": ["dave"]})
+    dave = client(hub, "dave")
+    dave.pipe_file("Team/by-dave.txt", b"before")
+    hub.api("DELETE", "groups/analysts/users", {"users": ["dave"]})
+    for token in hub.api("GET", "users/dave/tokens")["api_tokens"]:
+        hub.api("DELETE", f"users/dave/tokens/{token['id']}")
+    hub.api("DELETE", "users/dave")
+    started = time.monotonic()
+    assert raw(hub, "dave", "PUT", "files/Team/after-delete.txt", b"x")[0] == 403  # at once
+    assert not client(hub, "alice").exists("Team/after-delete.txt")
+
+    def refused() -> bool:
+        return raw(hub, "dave", "GET", "files/Team/by-dave.txt")[0] == 403
+
+    wait_until(refused, "the proxy stops reading for dave's token", timeout=20)
+    print(f"reads were refused {time.monotonic() - started:.1f} s after the revocation")
+
+
+def test_only_the_configured_administrators_change_the_sources(hub):
+    bob_posts = raw(hub, "bob", "PUT", "api/config", b"sources: []")
+    assert bob_posts[0] == 403 and b"config_admins" in bob_posts[1]
+    assert raw(hub, "bob", "POST", "api/reload", b"")[0] == 403
+    over_the_vault = f"sources: [{{name: Mine, path: '{POSTED_ROOT}/vault'}}]".encode()
+    refused = raw(hub, "alice", "PUT", "api/config", over_the_vault)  # alice may not read it
+    assert refused[0] == 403 and b"access rules" in refused[1]
+    around_the_vault = f"sources: [{{name: All, path: '{POSTED_ROOT}'}}]".encode()
+    assert raw(hub, "alice", "PUT", "api/config", around_the_vault)[0] == 403
+    assert {s["name"] for s in client(hub, "bob").sources()} == {"Home", "Everyone"}  # as before
+
+
+def test_refused_uploads_never_break_anyone_elses_request(hub):
+    """bob's refused upload leaves its body unread; the connection it came on is
+    closed and says so, and configurable-http-proxy does not send alice's next
+    request on it."""
+    bob = {"Authorization": f"token {hub.token_for('bob')}"}
+    alice = {"Authorization": f"token {hub.token_for('alice')}"}
+    host, port = urllib.parse.urlsplit(hub.url).netloc.split(":")
+    base = urllib.parse.urlsplit(hub.proxy_url).path
+    statuses = []
+    for _ in range(200):
+        refused = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            refused.request("PUT", f"{base}files/Team/x.bin", body=b"x" * MiB, headers=bob)
+            statuses.append(("bob", refused.getresponse().status))
+        except (BrokenPipeError, ConnectionResetError):
+            statuses.append(("bob", "reset"))
+        finally:
+            refused.close()
+        reader = http.client.HTTPConnection(host, int(port), timeout=30)
+        reader.request("GET", f"{base}api/sources", headers=alice)
+        statuses.append(("alice", reader.getresponse().status))
+        reader.close()
+    assert [code for who, code in statuses if who == "alice"] == [200] * 200
+    assert {code for who, code in statuses if who == "bob"} <= {404, "reset"}
+
+
+def test_metrics_are_for_the_hubs_administrators(hub):
+    def metrics(user: str) -> tuple[int, bytes]:
+        url = f"{hub.url}/services/fsspec-proxy/metrics"
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"token {hub.token_for(user)}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    assert metrics("alice")[0] == 403
+    status, body = metrics("hubadmin")
+    assert status == 200 and b"http_request_duration_seconds" in body

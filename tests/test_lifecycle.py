@@ -40,12 +40,12 @@ def manager_of(jp_serverapp):
 async def test_replaced_and_stopped_s3_sources_close_their_sessions(proxy, jp_serverapp):
     assert (await proxy("files", "S3", "f", method="PUT", body=b"x")).code == 201
     manager = manager_of(jp_serverapp)
-    old = manager.registry.lookup("S3").backend
+    old = manager.registry.current.lookup("S3").backend
     assert old.fs._s3 is not None
     await manager.reload()
     assert old.fs._s3 is None
     assert (await proxy("api", "ls", "S3")).code == 200
-    current = manager.registry.lookup("S3").backend
+    current = manager.registry.current.lookup("S3").backend
     await manager.close()
     assert current.fs._s3 is None
 

@@ -142,3 +142,13 @@ async def test_sources_listing_shows_availability_and_no_kwargs(proxy):
     unavailable = await proxy("api", "ls", "Broken")
     assert unavailable.code == 503
     assert "unavailable" in body_json(unavailable)["message"]
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_an_empty_source_is_a_directory(proxy, source):
+    """Tools check a root before they use it: empty, it is still a directory."""
+    info = await proxy("api", "info", source)
+    assert info.code == 200, info.body
+    assert (body_json(info)["name"], body_json(info)["type"]) == (source, "directory")
+    assert body_json(await proxy("api", "exists", source)) == {"exists": True}
+    assert body_json(await proxy("api", "ls", source)) == []

@@ -105,3 +105,26 @@ async def test_the_client_follows_without_sending_its_token(
 def test_presigned_reads_are_validated_at_load(entry, message):
     with pytest.raises(ConfigError, match=message):
         parse_sources([{"name": "S", **entry}], "proxy.yaml")
+
+
+async def test_presigned_urls_never_serve_a_page(proxy, s3_endpoint, s3_prefix):
+    """The URL tells S3 how to answer (its response-* parameters are part of what is
+    signed): an HTML page as a download of no type, a CSV as the proxy names it,
+    whatever type each was stored with. moto 5 ignores these parameters (real S3
+    and MinIO honour them), so the test reads the signed URL, not moto's answer."""
+    s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
+    stored_as_html = {
+        "page.html": b"<script>alert(1)</script>" * 50_000,
+        "d.csv": b"a,b\n" * 400_000,
+    }
+    for name, data in stored_as_html.items():
+        s3.pipe_file(f"{s3_prefix}/{name}", data, ContentType="text/html")
+    for name, shown, disposition in (
+        ("page.html", "application/octet-stream", ["attachment; filename*=UTF-8''page.html"]),
+        ("d.csv", "text/csv; charset=utf-8", None),
+    ):
+        answer = await proxy("files", "Direct", name, follow_redirects=False)
+        assert answer.code == 307
+        query = parse_qs(urlsplit(answer.headers["Location"]).query)
+        assert query["response-content-type"] == [shown]
+        assert query.get("response-content-disposition") == disposition

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import threading
 import time
@@ -68,6 +69,18 @@ def test_two_replicas_share_the_load_and_survive_losing_one(tmp_path):
             front.request("GET", "/fsspec-proxy/files/Local/shared.txt", headers=AUTH)
             response = front.getresponse()
             assert (response.status, response.read()) == (200, b"written once")
+        # The requests of an upload session reach the replica that holds it.
+        for target in ("a.bin", "b.bin", "c.bin"):
+            front.request("POST", f"/fsspec-proxy/api/uploads/Local/{target}", b"", AUTH)
+            response = front.getresponse()
+            assert response.status == 201
+            upload = f"/fsspec-proxy/api/uploads/Local/{target}?id={json.load(response)['id']}"
+            for offset, last in ((0, ""), (5, ""), (10, "&last=true")):
+                front.request("PUT", f"{upload}&offset={offset}{last}", b"piece", AUTH)
+                response = front.getresponse()
+                assert response.status == (201 if last else 200), response.read()
+                response.read()
+            assert (tmp_path / "data" / target).read_bytes() == b"piece" * 3
         front.close()
         replicas = [f"127.0.0.1:{port}" for port in ports]
         assert set(served_by(access_log)) == set(replicas)

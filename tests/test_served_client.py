@@ -8,6 +8,7 @@ import json
 import re
 import zipfile
 
+import fsspec
 import pytest
 from conftest import body_json
 
@@ -54,8 +55,20 @@ async def test_piplite_index_for_jupyterlite(proxy):
     assert release["digests"] == {"sha256": digest}
 
 
-async def test_client_files_need_login(raw):
-    assert (await raw(f"client/{WHEEL}", auth=False)).code == 403
+async def test_the_wheels_and_their_index_need_no_login_and_nothing_else_is_public(raw):
+    """pip and PyScript's loader send no token: the index is public, the rest is not."""
+    page = (await raw("client/simple/fsspec/", auth=False)).body.decode()
+    fsspec_wheel = re.search(r'href="\.\./\.\./([^"#]+)#sha256=(\w+)"', page)
+    assert fsspec_wheel and fsspec_wheel[1] == f"fsspec-{fsspec.__version__}-py3-none-any.whl"
+    wheel = await raw(f"client/{fsspec_wheel[1]}", auth=False)
+    assert hashlib.sha256(wheel.body).hexdigest() == fsspec_wheel[2]
+    with zipfile.ZipFile(io.BytesIO(wheel.body)) as repacked:
+        assert "fsspec/spec.py" in repacked.namelist()
+        assert not [name for name in repacked.namelist() if name.endswith(".pyc")]
+    for path in (f"client/{WHEEL}", "client/simple/", "client/all.json"):
+        assert (await raw(path, auth=False)).code == 200, path
+    for path in ("api/sources", "api/ls/Scratch", "files/Scratch/x", "api/xsrf"):
+        assert (await raw(path, auth=False)).code == 403, path
 
 
 @pytest.fixture

@@ -101,6 +101,8 @@ def test_raw_file_urls_read_with_a_token_header(served, options):
     assert table.column("b").to_pylist() == FRAME["b"].tolist()
 
 
-def test_the_old_url_argument_says_what_to_use(served):
-    with pytest.raises(TypeError, match="endpoint_url"):
-        fsspec.filesystem("proxy", url=served_url(served), token=SERVED_TOKEN)
+def test_url_is_the_older_name_of_endpoint_url(served):
+    """fsspec makes ``url`` of FSSPEC_PROXY_URL, which deployments already set."""
+    fs = fsspec.filesystem("proxy", url=served_url(served), token=SERVED_TOKEN)
+    assert fs.endpoint_url == served_url(served)
+    assert "Memory" in fs.ls("", detail=False)

@@ -21,6 +21,8 @@ TARGETS = [
     ("files/NoSuchSource/x.bin", {}),
     ("files/Readonly/kept.txt", {}),
     ("files/Readonly/new.txt", {"If-Match": '"nope"'}),
+    ("api/uploads/Local/new/x.bin?id=guessed&offset=0", {}),
+    ("api/uploads/Readonly/kept.txt?id=guessed&offset=0", {}),
 ]
 
 

@@ -24,7 +24,7 @@ c.JupyterHub.load_roles = [
 
 # Kernels in users' servers: where the proxy is, and a server token that may use it.
 c.Spawner.environment = {
-    "FSSPEC_PROXY_URL": "https://hub.example.org/services/fsspec-proxy/fsspec-proxy/",
+    "FSSPEC_PROXY_ENDPOINT_URL": "https://hub.example.org/services/fsspec-proxy/fsspec-proxy/",
 }
 c.Spawner.server_token_scopes = [
     "users:activity!user",

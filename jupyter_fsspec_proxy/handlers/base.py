@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -18,14 +19,16 @@ from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from tornado.concurrent import future_set_result_unless_cancelled
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, stream_request_body
 
 from ..access import Caller
 from ..auth import AUTH_RESOURCE
-from ..errors import PayloadTooLarge, SourceError, known_status, scrub
+from ..errors import PayloadTooLarge, RetryLater, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
-from ..sources import Source
+from ..sources import Source, SourceSet
 
 ALLOWED_HEADERS = (
     "accept, authorization, content-type, if-match, if-modified-since, if-none-match, "
@@ -44,6 +47,9 @@ NO_XSRF = (
 )
 #: Answers are data for programs: no spaces, and no cycle check (they have none).
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+RETRY_AFTER = 5  # seconds, in 503 answers
+#: Refused bodies up to this size are read (and thrown away) before the answer.
+DRAIN_LIMIT = 8 * 2**20
 _PROCESS_ID = uuid.uuid4().hex[:16]
 _request_count = itertools.count(1)
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|_xsrf)=)[^&]*", re.IGNORECASE)
@@ -53,6 +59,16 @@ def http_status(exc: BaseException) -> int | None:
     """The status an exception answers with: its own for HTTPError, else the one
     table's in ``errors`` (None for an unexpected one)."""
     return exc.status_code if isinstance(exc, HTTPError) else known_status(exc)
+
+
+def _cross_site(handler: Any) -> bool:
+    """A request a browser made for a page of another site (or another port of this
+    host) that cannot read the answer (``Sec-Fetch-Mode: no-cors``)."""
+    headers = handler.request.headers
+    return headers.get("Sec-Fetch-Mode") == "no-cors" and headers.get("Sec-Fetch-Site") in (
+        "cross-site",
+        "same-site",
+    )
 
 
 def mask_uri(uri: str) -> str:
@@ -72,6 +88,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
     #: The action a request with a body needs before its body is read.
     body_action: str | None = None
+    #: A route whose requests need no Jupyter login (signed URLs carry their own proof).
+    public = False
 
     @property
     def manager(self) -> ProxyManager:
@@ -79,11 +97,31 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- authentication and bodies -------------------------------------------
 
+    _identifying = False  # while Jupyter (or JupyterHub) finds out who is calling
+
     async def prepare(self) -> None:
-        await super().prepare()
+        self._identifying = True
+        try:
+            await super().prepare()
+        finally:
+            self._identifying = False
+        cross_site_read = self.request.method in ("GET", "HEAD") and _cross_site(self)
+        if cross_site_read and self.current_user and not self.public:
+            # <script src>, <img>: a page of another site cannot read the answer, but
+            # it could run or probe it; a cookie alone does not let it in.
+            self.check_xsrf_cookie()
         if self.request.method not in ("POST", "PUT"):
             return  # no body: the verb's @authorized decides, on a kept-alive connection
-        # A refusal here answers before the body is read (and closes the connection).
+        try:
+            await self.before_body()
+        except Exception as exc:
+            if http_status(exc) is not None and self._may_drain():
+                await self._drain()
+            raise
+
+    async def before_body(self) -> None:
+        """Everything decided when the headers have arrived, before any of the body
+        is read: who calls, and whether they may."""
         if not self.current_user:
             raise HTTPError(403, NOT_AUTHENTICATED)
         action = self.body_action or HTTP_METHOD_TO_AUTH_ACTION[self.request.method]
@@ -93,6 +131,23 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
                             action, AUTH_RESOURCE)  # fmt: skip
         self._body = bytearray()
         self.limit_body()
+
+    _draining = False
+
+    def _may_drain(self) -> bool:
+        """A refusal of an authenticated caller's small body is answered once that body
+        has arrived (and is thrown away): a reverse proxy that is still sending it when
+        the connection closes would lose the answer (configurable-http-proxy answers
+        503). Anything else is answered at once, and its connection closed."""
+        length = self.request.headers.get("Content-Length", "")
+        return bool(self.current_user) and length.isdigit() and int(length) <= DRAIN_LIMIT
+
+    async def _drain(self) -> None:
+        """Read the rest of the body into nothing, then return."""
+        self._draining = True
+        self.request.connection.set_body_timeout(self.manager.settings.upload_idle_timeout)
+        future_set_result_unless_cancelled(self._prepared_future, None)  # tornado reads on
+        await self.request._body_future
 
     @property
     def max_body(self) -> int:
@@ -111,7 +166,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         self.request.connection.set_max_body_size(2**62)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished or not hasattr(self, "body_limit"):
+        if self._finished or self._draining or not hasattr(self, "body_limit"):
             return
         if len(self._body) + len(chunk) > self.body_limit:
             self.refuse_body()
@@ -129,15 +184,22 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         return bytes(getattr(self, "_body", b""))
 
     def check_xsrf_cookie(self) -> None:
-        if self.request.method != "OPTIONS" and hasattr(self, "_jupyter_current_user"):
-            if not self.current_user:
-                raise HTTPError(403, NOT_AUTHENTICATED)
-            try:
+        """Jupyter's XSRF check once the caller is known, and JupyterHub's own while
+        it checks a login cookie (tornado's call before anything is known waits)."""
+        if self.request.method == "OPTIONS":
+            return
+        if not hasattr(self, "_jupyter_current_user"):
+            if self._identifying:  # JupyterHub accepts a cookie only if this passes
                 super().check_xsrf_cookie()
-            except HTTPError as exc:
-                if exc.status_code == 403:
-                    raise HTTPError(403, NO_XSRF) from None
-                raise
+            return
+        if not self.current_user:
+            raise HTTPError(403, NOT_AUTHENTICATED)
+        try:
+            super().check_xsrf_cookie()
+        except HTTPError as exc:
+            if exc.status_code == 403:
+                raise HTTPError(403, NO_XSRF) from None
+            raise
 
     # -- sources and paths ------------------------------------------------
 
@@ -154,14 +216,30 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
         """Resolve ``<source>/<path>`` to the source as the caller may use it, the
-        relative and the backend path. The first path of a request is audited."""
+        relative and the backend path. Every path a request names is audited."""
         name, rest = split_source(path)
-        if not hasattr(self, "_audit_path"):
-            self._audit_path = path
+        if not self._touched:
             self.set_header("X-Request-Id", self.request_id)
-        source = self.manager.source(name, self.caller, write)
+        if path not in self._touched:
+            self._touched.append(path)
+        source = self.manager.source(name, self.caller, write, self.sources)
         relpath = clean_relpath(rest)
         return source, relpath, source.full_path(relpath)
+
+    _held: SourceSet | None = None
+    _touched: list[str]  # every <source>/<path> the request named, in order
+
+    def initialize(self, name: str, **kwargs: Any) -> None:
+        super().initialize(name, **kwargs)
+        self._touched = []
+
+    @property
+    def sources(self) -> SourceSet:
+        """The sources in force when this request first named one, held until it ends:
+        a reload meanwhile closes them only afterwards."""
+        if self._held is None:
+            self._held = self.manager.registry.hold()
+        return self._held
 
     @property
     def request_id(self) -> str:
@@ -170,6 +248,17 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if not hasattr(self, "_request_id"):
             self._request_id = f"{_PROCESS_ID}-{next(_request_count):x}"
         return self._request_id
+
+    async def send_now(self) -> None:
+        """Send what is written so far. A client that takes nothing for
+        ``send_timeout`` seconds is disconnected: it would hold memory forever."""
+        sending = self.flush()
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), self.manager.settings.send_timeout)
+        except asyncio.TimeoutError:
+            self.log.warning("Closing %s: it took nothing for too long", self._request_summary())
+            self.request.connection.close()
+            raise StreamClosedError() from None
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -211,13 +300,32 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_cors_headers()  # cleared with the rest by send_error; allowed origins read errors
         self.set_header("Content-Type", "application/json")
+        if self.body_unread:
+            # The server closes a connection whose body it did not read: said here,
+            # so that clients and proxies (nginx, configurable-http-proxy) do not
+            # send another request on it.
+            self.set_header("Connection", "close")
+        if isinstance(exc, RetryLater):  # it knows when there will be room
+            self.set_header("Retry-After", str(exc.retry_after))
+        elif status_code == 503:
+            self.set_header("Retry-After", str(RETRY_AFTER))
         self.finish(json.dumps(self.error_body(exc, status_code)))
+
+    @property
+    def body_unread(self) -> bool:
+        """True while part of the request's body has not arrived."""
+        body = getattr(self.request, "_body_future", None)  # tornado's, for streamed bodies
+        return body is not None and not body.done()
 
     def error_body(self, exc: BaseException | None, status_code: int) -> dict[str, str]:
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
         reason = responses.get(status_code, "Error")
         error, message = reason.replace(" ", "").replace("-", ""), reason
-        if status_code == 403 and not getattr(self, "_jupyter_current_user", None):
+        if (
+            status_code == 403
+            and not self.public
+            and not getattr(self, "_jupyter_current_user", None)
+        ):
             message = NOT_AUTHENTICATED
         elif isinstance(exc, SourceError):
             error, message = exc.error, exc.message
@@ -278,7 +386,10 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     received_bytes = 0
 
     def on_finish(self) -> None:
-        if hasattr(self, "_audit_path") and self.manager.audit.active:
+        held, self._held = self._held, None
+        if held is not None:
+            held.let_go()
+        if self.manager.audit.active and (self._touched or self.get_status() in (401, 403)):
             self._audit()
         if self.manager.unsecured and self.get_status() < 400:  # failures: Jupyter's line
             request = self.request
@@ -292,18 +403,32 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             )
         super().on_finish()
 
+    @property
+    def audited_user(self) -> str | None:
+        """Who the audit record names: the caller, None for no login."""
+        return self.caller.name if getattr(self, "_jupyter_current_user", None) else None
+
+    @property
+    def named_in_url(self) -> list[str]:
+        """The ``<source>/<path>`` a refused request's URL names, for its audit record."""
+        return list(self.path_args[:1])
+
     def _audit(self) -> None:
+        """One record of what this request touched, or of its refusal (then ``path``
+        is what the URL names, and ``user`` is null if no one was authenticated)."""
         request = self.request
         route = request.path[len(url_path_join(self.base_url, "fsspec-proxy/")) :]
         kind, _, rest = route.partition("/")
         if kind == "api":  # api/ls, api/copy, ...
             kind = f"api/{rest.partition('/')[0]}"
-        source, _, path = self._audit_path.partition("/")
-        user = getattr(self, "_jupyter_current_user", None)
+        named = self._touched or self.named_in_url
+        source, _, path = named[0].partition("/") if named else ("", "", "")
         self.manager.audit.record(
-            user=self.caller.name if user else None,
+            user=self.audited_user,
+            client=request.remote_ip,
             source=source,
             path=path,
+            **({"paths": self._touched} if len(self._touched) > 1 else {}),
             operation=f"{request.method} {kind}",
             status=self.get_status(),
             bytes=getattr(self, "sent_bytes", 0)

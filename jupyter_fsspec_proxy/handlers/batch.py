@@ -20,7 +20,8 @@ from .base import ProxyHandler, http_status
 
 MEDIA_TYPE = "application/vnd.fsspec-proxy.ranges"
 MAX_RANGES = 10_000
-PREFETCH = 16  # ranges read ahead at once; each at most one chunk in memory
+PREFETCH = 16  # ranges read ahead at once at most
+READ_AHEAD = 4 * 2**20  # bytes one request may read ahead of what it has sent
 
 
 def _parse_ranges(body: dict[str, Any]) -> list[tuple[str, int | None, int | None]]:
@@ -50,14 +51,21 @@ class RangesHandler(ProxyHandler):
         ranges = _parse_ranges(self.json_body())
         self.set_header("Content-Type", MEDIA_TYPE)
         self._buffered = 0
+        self._ahead = 0  # bytes read ahead, not yet handed to the connection
         self._located: dict[str, tuple[Source, str, str]] = {}  # resolved once per request
-        prefetched: dict[int, asyncio.Future[bytes]] = {}
+        prefetched: dict[int, tuple[asyncio.Future[bytes], int]] = {}
+        budget = self.manager.readahead_budget
         try:
             for index, (path, start, end) in enumerate(ranges):
                 self._prefetch(ranges, index, prefetched)
                 try:
                     if index in prefetched:
-                        await self._frame(index, await prefetched.pop(index))
+                        reading, size = prefetched.pop(index)
+                        try:
+                            await self._frame(index, await reading)
+                        finally:
+                            self._ahead -= size
+                            budget.give_back(size)
                     else:
                         await self._stream_range(index, path, start, end)
                 except Exception as exc:
@@ -67,10 +75,11 @@ class RangesHandler(ProxyHandler):
                     error = {"status": status, **self.error_body(exc, status)}
                     await self._frame(index, b"", error)
         finally:
-            for pending in prefetched.values():
-                pending.cancel()
+            for reading, size in prefetched.values():
+                reading.cancel()
+                budget.give_back(size)
             # collect what the cancelled reads raised, so nothing is left unretrieved
-            await asyncio.gather(*prefetched.values(), return_exceptions=True)
+            await asyncio.gather(*(r for r, _ in prefetched.values()), return_exceptions=True)
         self.finish(set_content_type=MEDIA_TYPE)
 
     def _locate_once(self, path: str) -> tuple[Source, str, str]:
@@ -80,8 +89,10 @@ class RangesHandler(ProxyHandler):
 
     def _prefetch(self, ranges: list, index: int, prefetched: dict) -> None:
         """Start reading the next small ranges of backends that make reads wait (S3, ...),
-        up to ``PREFETCH`` at once, so that their latencies overlap; frames still go out
-        in order. Local reads are quicker done one by one."""
+        so that their latencies overlap; frames still go out in order. What is read
+        ahead is bounded per request (``READ_AHEAD``) and for the whole process
+        (``readahead_memory``): a client that stops reading stops the reading ahead.
+        Local reads are quicker done one by one."""
         for ahead in range(index, min(index + PREFETCH, len(ranges))):
             path, start, end = ranges[ahead]
             if ahead in prefetched or start is None or end is None:
@@ -92,9 +103,16 @@ class RangesHandler(ProxyHandler):
                 source, _, full = self._locate_once(path)
             except Exception:
                 continue  # reported in order, when its turn comes
-            if source.backend.reads_can_wait:
-                read = self._read_whole(source, full, start, end)
-                prefetched[ahead] = asyncio.ensure_future(read)
+            if not source.backend.reads_can_wait:
+                continue
+            size = end - start
+            if self._ahead + size > READ_AHEAD or not self.manager.readahead_budget.try_take(size):
+                return  # the rest is read in its turn
+            self._ahead += size
+            prefetched[ahead] = (
+                asyncio.ensure_future(self._read_whole(source, full, start, end)),
+                size,
+            )
 
     async def _read_whole(self, source: Source, full: str, start: int, end: int) -> bytes:
         chunks = [chunk async for chunk in source.backend.read(full, start, end, end - start)]
@@ -106,7 +124,7 @@ class RangesHandler(ProxyHandler):
         source, _, full = self._locate_once(path)
         start = start or 0
         if start < 0 or (end is not None and end < 0):
-            size = int((await source.backend.call("info", full)).get("size") or 0)
+            size = int((await source.backend.info(full)).get("size") or 0)
             start = max(size + start, 0) if start < 0 else start
             end = max(size + end, 0) if end is not None and end < 0 else end
         if end is not None and end <= start:
@@ -128,4 +146,4 @@ class RangesHandler(ProxyHandler):
         self._buffered += len(data)
         if self._buffered >= self.manager.settings.chunk_size:
             self._buffered = 0
-            await self.flush()
+            await self.send_now()

@@ -1,65 +1,76 @@
-"""``client/``: the matching client wheel and package indexes for it: PEP 503/691
-for micropip and pip, ``all.json`` for JupyterLite's ``%pip`` (piplite)."""
+"""``client/``: the matching client wheel, fsspec's, and package indexes for them:
+PEP 503/691 for micropip and pip, ``all.json`` for JupyterLite's ``%pip`` (piplite).
+
+Public, like Jupyter's own static files: the same open-source wheels for everyone,
+holding no data, so that pip and PyScript's loader (which send no token, and no
+XSRF token to JupyterHub) can fetch them."""
 
 from __future__ import annotations
 
 import json
 
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado.web import HTTPError
 
-from ..client_wheel import PROJECT, require_client_wheel
+from ..client_wheel import PROJECT, Wheel, require_client_wheel, served_wheels
 from .base import ProxyHandler
 
 JSON_INDEX = "application/vnd.pypi.simple.v1+json"
 
 
 class ClientWheelHandler(ProxyHandler):
-    """``GET client/<wheel>``: the wheel itself."""
+    """``GET client/<wheel>``: a wheel itself."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self, name: str) -> None:
-        wheel = require_client_wheel()
-        if name != wheel.name:
-            raise HTTPError(404, "No wheel %r here; this server has %r", name, wheel.name)
-        self.set_header("Content-Disposition", f'attachment; filename="{wheel.name}"')
-        self.finish(wheel.path.read_bytes(), set_content_type="application/octet-stream")
+        wheels = {wheel.name: wheel for wheel in served_wheels().values()}
+        if name not in wheels:
+            raise HTTPError(404, "No wheel %r here; this server has %s", name, sorted(wheels))
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(wheels[name].data, set_content_type="application/octet-stream")
 
 
 class SimpleIndexHandler(ProxyHandler):
-    """``GET client/simple/`` and ``client/simple/fsspec-proxy-client/``: an index
-    with one project and one file, as HTML or, when asked for, PEP 691 JSON."""
+    """``GET client/simple/`` and ``client/simple/<project>/``: an index of the
+    client and fsspec, one file each, as HTML or, when asked for, PEP 691 JSON."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self, project: str | None = None) -> None:
-        if project not in (None, PROJECT):
-            raise HTTPError(404, "This index has only %r", PROJECT)
-        wheel = require_client_wheel()
+        wheels = served_wheels()
+        if project is not None and project not in wheels:
+            raise HTTPError(404, "This index has only %s", sorted(wheels))
         as_json = JSON_INDEX in self.request.headers.get("Accept", "")
         if project is None:
-            body = (
-                json.dumps({"meta": {"api-version": "1.0"}, "projects": [{"name": PROJECT}]})
-                if as_json
-                else f'<!DOCTYPE html><html><body><a href="{PROJECT}/">{PROJECT}</a></body></html>'
-            )
+            body = _project_list(sorted(wheels), as_json)
         else:
-            url = f"../../{wheel.name}"
-            file = {"filename": wheel.name, "url": url, "hashes": {"sha256": wheel.sha256}}
-            body = (
-                json.dumps({"meta": {"api-version": "1.0"}, "name": PROJECT, "files": [file]})
-                if as_json
-                else "<!DOCTYPE html><html><body>"
-                f'<a href="{url}#sha256={wheel.sha256}">{wheel.name}</a></body></html>'
-            )
+            body = _project_page(wheels[project], as_json)
         self.finish(body, set_content_type=JSON_INDEX if as_json else "text/html")
+
+
+def _project_list(projects: list[str], as_json: bool) -> str:
+    if as_json:
+        names = [{"name": name} for name in projects]
+        return json.dumps({"meta": {"api-version": "1.0"}, "projects": names})
+    links = "".join(f'<a href="{name}/">{name}</a>' for name in projects)
+    return f"<!DOCTYPE html><html><body>{links}</body></html>"
+
+
+def _project_page(wheel: Wheel, as_json: bool) -> str:
+    url = f"../../{wheel.name}"
+    if as_json:
+        file = {"filename": wheel.name, "url": url, "hashes": {"sha256": wheel.sha256}}
+        return json.dumps({"meta": {"api-version": "1.0"}, "name": wheel.project, "files": [file]})
+    link = f'<a href="{url}#sha256={wheel.sha256}">{wheel.name}</a>'
+    return f"<!DOCTYPE html><html><body>{link}</body></html>"
 
 
 class PipliteIndexHandler(ProxyHandler):
     """``GET client/all.json``: the index format of JupyterLite's piplite, so a lite
     site lists ``{base_url}fsspec-proxy/client/all.json`` in ``pipliteUrls`` and
-    ``%pip install fsspec-proxy-client`` gets this server's own client."""
+    ``%pip install fsspec-proxy-client`` gets this server's own client (fsspec comes
+    from the Pyodide lock)."""
 
-    @authorized
+    @allow_unauthenticated
     async def get(self) -> None:
         wheel = require_client_wheel()
         release = {

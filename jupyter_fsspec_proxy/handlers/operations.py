@@ -52,7 +52,7 @@ class InfoHandler(ProxyHandler):
     @authorized
     async def get(self, path: str) -> None:
         source, relpath, full = self.locate(path)
-        info = await source.backend.call("info", full)
+        info = await source.backend.info(full)
         self.write_json(FileMeta.from_info(info, f"{source.name}/{relpath}".rstrip("/")).as_json())
 
 
@@ -62,7 +62,7 @@ class ExistsHandler(ProxyHandler):
     @authorized
     async def get(self, path: str) -> None:
         source, _, full = self.locate(path)
-        self.write_json({"exists": bool(await source.backend.call("exists", full))})
+        self.write_json({"exists": await source.backend.exists(full)})
 
 
 class MkdirHandler(ProxyHandler):
@@ -113,7 +113,7 @@ class TransferHandler(ProxyHandler):
             raise HTTPError(400, "Cannot %s %r into itself", self.operation, path)
         transfer = getattr(source.backend, self.operation)
         await transfer(full, target_full, recursive)
-        info = await source.backend.call("info", target_full)
+        info = await source.backend.info(target_full)
         self.write_json(
             FileMeta.from_info(info, f"{source.name}/{target_rel}").as_json(), status=201
         )

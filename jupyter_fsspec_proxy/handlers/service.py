@@ -6,12 +6,16 @@ from collections.abc import Awaitable, Callable
 from importlib.resources import files
 
 import yaml
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
+from jupyter_server.base.handlers import PrometheusMetricsHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado.web import HTTPError
 
 from .. import __version__
+from ..access import Caller, matches
 from ..config import ConfigError
+from ..manager import SETTINGS_KEY
 from .base import ProxyHandler
 
 
@@ -36,8 +40,15 @@ class XsrfHandler(ProxyHandler):
     """``GET api/xsrf``: the session's XSRF token, for clients that cannot read cookies.
 
     Only same-origin (or configured) pages can read this response, so it gives
-    nothing to a cross-site attacker that the cookie did not already give.
+    nothing to a cross-site attacker that the cookie did not already give. It is
+    how a page or worker of the same origin gets the token that JupyterHub then
+    asks of every cookie request, so a same-origin request needs none to get it.
     """
+
+    def check_xsrf_cookie(self) -> None:
+        if self._identifying and self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        super().check_xsrf_cookie()
 
     @authorized
     async def get(self) -> None:
@@ -50,6 +61,10 @@ class _ReconfigureHandler(ProxyHandler):
     async def apply(self, change: Callable[[], Awaitable[None]]) -> None:
         if not self.manager.settings.allow_reload:
             raise HTTPError(403, "Reconfiguration is disabled (c.FsspecProxy.allow_reload)")
+        if not self.manager.may_reconfigure(self.caller):
+            raise HTTPError(
+                403, "Only the proxy's administrators (c.FsspecProxy.config_admins) may do this"
+            )
         try:
             await change()
         except ConfigError as exc:
@@ -71,7 +86,7 @@ class ConfigHandler(_ReconfigureHandler):
 
     @authorized
     async def put(self) -> None:
-        await self.apply(lambda: self.manager.apply_posted(self.body))
+        await self.apply(lambda: self.manager.apply_posted(self.body, self.caller))
 
 
 class OpenAPIHandler(ProxyHandler):
@@ -89,6 +104,19 @@ class NotFoundHandler(ProxyHandler):
 
     def prepare(self) -> None:
         raise HTTPError(404, "No such route: %s", self.request.path)
+
+
+class MetricsHandler(ExtensionHandlerMixin, PrometheusMetricsHandler):
+    """``metrics`` of a hub service: Jupyter's Prometheus metrics, for the callers that
+    ``metrics_access`` names (JupyterHub's admins by default), not every hub user."""
+
+    @allow_unauthenticated  # decided here, by the rules
+    def get(self) -> None:
+        manager = self.settings[SETTINGS_KEY]
+        user = self.current_user
+        if not user or not matches(manager.settings.metrics_access, Caller.of(user)):
+            raise HTTPError(403, "Only c.FsspecProxy.metrics_access may read the metrics")
+        super().get()
 
 
 class DisabledHandler(ProxyHandler):

@@ -11,17 +11,26 @@ MARKER = "/fsspec-proxy/"
 
 def find_proxy(endpoint_url: str | None, token: str | None) -> tuple[str, str | None]:
     """The proxy's base URL (ending in ``fsspec-proxy/``) and the token, if any: in a
-    JupyterHub user's server, the hub API token the hub gives it."""
-    url = endpoint_url or os.environ.get("FSSPEC_PROXY_URL")
-    token = token or os.environ.get("FSSPEC_PROXY_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    JupyterHub user's server, the hub API token the hub gives it. The variables are
+    read here too, for a process that set them after importing fsspec (which reads
+    ``FSSPEC_PROXY_<OPTION>`` once, at its import)."""
+    environ = os.environ
+    url = (
+        endpoint_url or environ.get("FSSPEC_PROXY_ENDPOINT_URL") or environ.get("FSSPEC_PROXY_URL")
+    )
+    token = token or environ.get("FSSPEC_PROXY_TOKEN") or environ.get("JUPYTERHUB_API_TOKEN")
     if not url and sys.platform == "emscripten":
         url = _from_browser()
     if not url:
         raise ValueError(
-            "No proxy to talk to: pass endpoint_url=..., or set FSSPEC_PROXY_URL "
+            "No proxy to talk to: pass endpoint_url=..., or set FSSPEC_PROXY_ENDPOINT_URL "
             "(e.g. http://127.0.0.1:8000/fsspec-proxy/)"
         )
     return _normalize(url), token
+
+
+def _first_set(*names: str) -> str | None:
+    return next((os.environ[name] for name in names if os.environ.get(name)), None)
 
 
 def _normalize(url: str) -> str:

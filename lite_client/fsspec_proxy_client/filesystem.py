@@ -16,7 +16,7 @@ from .transport import default_async_transport, default_transport
 # Public fsspec methods, each run by one operation of the same name + "_op".
 METHODS = (
     "ls", "info", "exists", "cat_file", "cat_ranges", "pipe_file", "put_file", "get_file",
-    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch",
+    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch", "sign",
 )  # fmt: skip
 
 
@@ -120,20 +120,35 @@ for _name in METHODS:
 class ProxyFile(AbstractBufferedFile):
     """Reads fetch ranges on demand through fsspec's block caches; writes spool
     to a temporary file (memory up to one block, then disk) and are uploaded
-    in one streamed request on close, so the target appears whole or not at all."""
+    in one streamed request on close, so the target appears whole or not at all.
+
+    Appending (``"ab"``) spools the file's bytes as they are when the first
+    written bytes go out, and uploads the whole under ``If-Match`` on that version
+    (``If-None-Match: *`` for a file that did not exist): a file that another
+    writer changes in between is left as they wrote it, and the append fails."""
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         return self.fs.cat_file(self.path, start, end)
 
     def _initiate_upload(self) -> None:
         self._spool = tempfile.SpooledTemporaryFile(max_size=self.blocksize)  # noqa: SIM115
+        path = strip_protocol(self.path)
+        if "a" in self.mode:
+            self._condition = self.fs.drive(self.fs.spool_existing_op(path, self._spool))
+        else:
+            self._condition = {"If-None-Match": "*"} if "x" in self.mode else {}
 
     def _upload_chunk(self, final: bool = False) -> bool:
         self._spool.write(self.buffer.getvalue())
         if final:
             upload = upload_body(self._spool)
-            self.fs.drive(
-                self.fs.upload_op(strip_protocol(self.path), upload, create="x" in self.mode)
-            )
-            self._spool.close()
+            path = strip_protocol(self.path)
+            try:
+                self.fs.drive(self.fs.upload_op(path, upload, headers=self._condition))
+            except FileExistsError as exc:
+                if "a" not in self.mode:
+                    raise
+                raise FileExistsError(f"{path!r} changed while it was appended to: {exc}") from None
+            finally:
+                self._spool.close()
         return True

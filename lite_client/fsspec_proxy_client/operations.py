@@ -15,7 +15,7 @@ import re
 import tempfile
 from collections.abc import Generator
 from typing import IO, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
@@ -51,15 +51,15 @@ class Operations:
         endpoint_url: str | None = None,
         token: str | None = None,
         transport: Any = None,
+        url: str | None = None,
+        config: Any = None,
         **kwargs: Any,
     ) -> None:
-        if "url" in kwargs:
-            raise TypeError(
-                "The proxy's address is endpoint_url=, as in s3fs and gcsfs: "
-                "fsspec passes storage_options={'endpoint_url': ..., 'token': ...}"
-            )
+        """``url`` is the older name of ``endpoint_url`` (fsspec makes it of
+        ``FSSPEC_PROXY_URL``); ``config`` is ignored: fsspec makes it of the server's
+        ``FSSPEC_PROXY_CONFIG``, which a kernel may inherit."""
         super().__init__(**kwargs)
-        self.endpoint_url, self.token = find_proxy(endpoint_url, token)
+        self.endpoint_url, self.token = find_proxy(endpoint_url or url, token)
         self.transport = transport or self.make_transport()
         self._xsrf: str | None = None
 
@@ -101,17 +101,18 @@ class Operations:
         path: str = "",
         body: Body = None,
         headers: dict[str, str] | None = None,
-        write: bool | None = None,
         ok: tuple[int, ...] = OK,
+        with_xsrf: bool = True,
     ) -> Op:
-        """One request, with the session's credentials; raises for error answers."""
-        write = method not in ("GET", "HEAD") if write is None else write
+        """One request, with the session's credentials; raises for error answers. A
+        cookie session sends its XSRF token with every request (JupyterHub asks for
+        it on reads too), fetched once from ``api/xsrf``."""
         auth: dict[str, str] = {}
         if self.token:
             auth = {"Authorization": f"token {self.token}"}
-        elif write:  # a cookie session: writes carry its XSRF token
+        elif with_xsrf:
             if self._xsrf is None:
-                answer = yield from self.call("GET", self.route("api/xsrf"), write=False)
+                answer = yield from self.call("GET", self.route("api/xsrf"), with_xsrf=False)
                 self._xsrf = json.loads(answer.body)["xsrf_token"]
             auth = {"X-XSRFToken": self._xsrf}
         response = yield Request(method, url, {**auth, **(headers or {})}, body)
@@ -200,7 +201,7 @@ class Operations:
         body = json.dumps({"ranges": items}).encode()
         headers = {"Content-Type": "application/json"}
         url = self.route("api/ranges")
-        response = yield from self.call("POST", url, body=body, headers=headers, write=True)
+        response = yield from self.call("POST", url, body=body, headers=headers)
         results = parse_frames(response.body, count, paths)
         if on_error == "raise":
             for result in results:
@@ -225,15 +226,40 @@ class Operations:
         path: str,
         source: IO[bytes],
         callback: Callback = DEFAULT_CALLBACK,
-        create: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Op:
-        """One streamed PUT of an open local file, reporting progress as it is read."""
+        """One streamed PUT of an open local file, reporting progress as it is read;
+        ``headers``: its conditions (``If-Match``, ``If-None-Match``)."""
         size = os.fstat(source.fileno()).st_size
         callback.set_size(size)
-        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        sent = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         body = ProgressReader(source, callback)
-        headers.update(_create_only(create))
-        yield from self.call("PUT", self.route("files", path), path, body=body, headers=headers)
+        sent.update(headers or {})
+        yield from self.call("PUT", self.route("files", path), path, body=body, headers=sent)
+
+    def spool_existing_op(self, path: str, spool: IO[bytes]) -> Op:
+        """Copy the bytes of ``path`` into ``spool``, in ``transfer_block`` ranges, and
+        return the condition that a write of the same version needs: ``If-Match`` on
+        its ETag, or ``If-None-Match: *`` if there is no such file."""
+        try:
+            info = yield from self.info_op(path)
+        except FileNotFoundError:
+            return {"If-None-Match": "*"}
+        if info["type"] == "directory":
+            raise IsADirectoryError(f"{path!r} is a directory")
+        yield from self._copy_out_op(path, info["size"], spool)
+        return {"If-Match": info["etag"]}
+
+    def _copy_out_op(
+        self, path: str, size: int, out: IO[bytes], callback: Callback = DEFAULT_CALLBACK
+    ) -> Op:
+        """Write the ``size`` bytes of ``path`` to ``out`` in ``transfer_block`` ranges,
+        so that memory stays bounded."""
+        for offset in range(0, size, self.transfer_block):
+            end = min(offset + self.transfer_block, size)
+            block = yield from self.cat_file_op(path, offset, end)
+            out.write(block)
+            callback.relative_update(len(block))
 
     def put_file_op(
         self, lpath: str, rpath: str, callback: Callback = DEFAULT_CALLBACK, **kwargs: Any
@@ -258,11 +284,15 @@ class Operations:
         if parent:
             os.makedirs(parent, exist_ok=True)
         with open(lpath, "wb") as out:
-            for offset in range(0, info["size"], self.transfer_block):
-                end = min(offset + self.transfer_block, info["size"])
-                block = yield from self.cat_file_op(rpath, offset, end)
-                out.write(block)
-                callback.relative_update(len(block))
+            yield from self._copy_out_op(rpath, info["size"], out, callback)
+
+    def sign_op(self, path: str, expiration: float | None = None, **kwargs: Any) -> Op:
+        """A URL that reads the file without a token, for ``expiration`` seconds (None:
+        the server's default); the server refuses it once the signer may not read."""
+        path = strip_protocol(path)
+        body = {} if expiration is None else {"expires": expiration}
+        answer = yield from self.call_json("POST", self.route("api/sign", path), path, body)
+        return urljoin(self.endpoint_url, answer["url"])
 
     def mkdir_op(self, path: str, create_parents: bool = True, **kwargs: Any) -> Op:
         yield from self._mkdir_request(strip_protocol(path), parents=create_parents)
@@ -316,9 +346,7 @@ class Operations:
         if size is None:
             size = (yield from self.info_op(path1))["size"]
         with tempfile.SpooledTemporaryFile(max_size=self.transfer_block) as spool:
-            for offset in range(0, size, self.transfer_block):
-                end = min(offset + self.transfer_block, size)
-                spool.write((yield from self.cat_file_op(path1, offset, end)))
+            yield from self._copy_out_op(path1, size, spool)
             yield from self.upload_op(path2, upload_body(spool))
 
 

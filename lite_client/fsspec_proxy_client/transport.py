@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import re
 import select
 import socket
 import sys
@@ -18,6 +19,10 @@ from urllib.parse import urljoin, urlsplit
 from .messages import Body, Response, replayable
 
 REDIRECTS = (301, 302, 303, 307, 308)
+#: Bodies from this size wait for the server's "100 Continue" before they are sent.
+EXPECT_FROM = 1 << 20
+CONTINUE_WAIT = 5.0  # seconds
+_INTERIM = re.compile(rb"HTTP/1\.[01] 100 ")
 MAX_REDIRECTS = 5
 #: Headers that never go to another origin.
 CREDENTIALS = ("authorization", "cookie", "x-xsrftoken")
@@ -104,8 +109,7 @@ class HTTPTransport:
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
             try:
-                conn.request(method, target, body=body, headers=headers)
-                response = conn.getresponse()
+                response = _exchange(conn, method, target, headers, body)
                 data = response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 conn.close()  # a kept-alive connection the server had closed
@@ -115,6 +119,62 @@ class HTTPTransport:
             names = {name.lower(): value for name, value in response.getheaders()}
             return Response(response.status, data, names)
         raise AssertionError("unreachable")
+
+
+def _exchange(
+    conn: http.client.HTTPConnection, method: str, target: str, headers: dict[str, str], body: Body
+) -> http.client.HTTPResponse:
+    """Send one request and return its answer. A large body is announced first
+    (``Expect: 100-continue``), so that a refusal arrives before any of it is
+    sent; a server that answers while the body is still going out (and closes)
+    is heard out: its answer, not the broken connection, says what happened."""
+    unsent: OSError | None = None
+    try:
+        length = _length(headers, body)
+        if length >= EXPECT_FROM and not isinstance(conn, http.client.HTTPSConnection):
+            if not _announce(conn, method, target, {**headers, "Content-Length": str(length)}):
+                return conn.getresponse()  # answered before the body: not sent at all
+            conn.send(body)  # type: ignore[arg-type]
+        else:
+            conn.request(method, target, body=body, headers=headers)
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        unsent = exc
+    try:
+        return conn.getresponse()
+    except (http.client.HTTPException, OSError):
+        if unsent is not None:
+            raise unsent from None
+        raise
+
+
+def _length(headers: dict[str, str], body: Body) -> int:
+    """The body's length when it is known, else 0."""
+    declared = {name.lower(): value for name, value in headers.items()}.get("content-length")
+    if declared is not None:
+        return int(declared)
+    return len(body) if isinstance(body, bytes) else 0
+
+
+def _announce(
+    conn: http.client.HTTPConnection, method: str, target: str, headers: dict[str, str]
+) -> bool:
+    """Send the headers with ``Expect: 100-continue``; True once the server says to
+    go on (or says nothing for a while: RFC 9110 lets the client send anyway)."""
+    conn.putrequest(method, target)
+    for name, value in {**headers, "Expect": "100-continue"}.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    sock = conn.sock
+    if not select.select([sock], [], [], CONTINUE_WAIT)[0]:
+        return True
+    head = sock.recv(4096, socket.MSG_PEEK)
+    if not _INTERIM.match(head):
+        return False  # the final answer came first
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        raise http.client.HTTPException("An unreadable interim answer")
+    sock.recv(end + 4)  # that answer is read; the body follows
+    return True
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
