@@ -100,7 +100,11 @@ def flags(home: Path) -> list[str]:
 async def open_preview(page, path: str, inside: str) -> None:
     """Click Preview on ``path`` and wait for its preview to show ``inside``."""
     await page.click(f"button[data-preview='{path}']")
-    await page.wait_for_selector(f"#preview:has(h2:text-is('{path}')) {inside}", timeout=30_000)
+    try:
+        await page.wait_for_selector(f"#preview:has(h2:text-is('{path}')) {inside}", timeout=30_000)
+    except Exception:
+        shown = {name: await page.inner_text(name) for name in ("#status", "#error", "#preview")}
+        raise AssertionError(f"no {inside} for {path}: {shown}") from None
 
 
 def row_group_spans(path: Path) -> list[tuple[int, int]]:
@@ -272,6 +276,10 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
                 ]
                 assert rows == [["1", "a", ""], ["2", "", '["x", "y"]'], ["3", "null", ""]]
 
+                clicked = time.perf_counter()  # again, with hyparquet loaded
+                await open_preview(page, BIG, "#preview-table tbody tr")
+                again = time.perf_counter() - clicked
+
                 await page.set_content(requests_page(opened, size))
                 await page.set_viewport_size({"width": 900, "height": 330})
                 await page.screenshot(path=ARTIFACTS / f"app-parquet-{mode}-{thread}-ranges.png")
@@ -279,6 +287,7 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
                 return {
                     "file_bytes": size,
                     "first_rows_s": first_rows,
+                    "first_rows_again_s": again,
                     "bytes_read_for_first_rows": read,
                     "range_requests_for_first_rows": len(opened),
                 }
