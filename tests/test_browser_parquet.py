@@ -148,9 +148,10 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
     assert size >= 64 * 2**20
     expected = big_table().slice(0, 1).to_pylist()[0]
     login = [f"--IdentityProvider.token={TOKEN}"] if mode == "run" else []
+    audit = home / f"audit-{mode}-{thread}.log"
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with standalone(home, mode, *flags(home), *login) as proxy:
+    with standalone(home, mode, *flags(home), *login, f"--FsspecProxy.audit_log={audit}") as proxy:
         origin = f"http://127.0.0.1:{proxy.port}"
 
         async def scenario() -> dict:
@@ -284,6 +285,7 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
                 await page.set_viewport_size({"width": 900, "height": 330})
                 await page.screenshot(path=ARTIFACTS / f"app-parquet-{mode}-{thread}-ranges.png")
                 assert browser.outside(origin) == [], browser.outside(origin)
+                page_reads[:] = reads
                 return {
                     "file_bytes": size,
                     "first_rows_s": first_rows,
@@ -292,5 +294,12 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
                     "range_requests_for_first_rows": len(opened),
                 }
 
+        page_reads: list[dict] = []
         figures = asyncio.run(scenario())
+    # the proxy's audit log saw the same reads as the page
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    named = [r for r in records if (r["source"], r["path"]) == ("Local", "big.parquet")]
+    served = [r for r in named if r["operation"] == "GET files"]
+    assert [r["status"] for r in served] == [206] * len(page_reads)
+    assert sum(r["bytes"] for r in served) == sum(r["bytes"] for r in page_reads)
     (ARTIFACTS / f"app-parquet-{mode}-{thread}.json").write_text(json.dumps(figures))
