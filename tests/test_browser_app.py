@@ -29,13 +29,16 @@ def jp_base_url() -> str:
     return "/"
 
 
+HARNESS = {  # the app's runtimes and modules, from the harness site
+    "app_pyscript_url": "/static/harness/pyscript/",
+    "app_interpreter_url": "/static/harness/pyodide/pyodide.mjs",
+    "app_npm_url": "/static/harness/npm/",
+}
+
+
 @pytest.fixture
 def proxy_config(browser_site) -> dict:
-    return {
-        "app_pyscript_url": "/static/harness/pyscript/",
-        "app_interpreter_url": "/static/harness/pyodide/pyodide.mjs",
-        "app_npm_url": "/static/harness/npm/",
-    }
+    return HARNESS
 
 
 @pytest.fixture
@@ -190,6 +193,33 @@ async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, 
         message = await page.inner_text("#error")
         assert "PyScript could not be loaded" in message and "app_pyscript_url" in message
         assert await page.inner_text("#status") == "Python did not start"
+
+
+@pytest.mark.parametrize("proxy_config", [{**HARNESS, "app_npm_url": "/nowhere/"}])
+async def test_the_app_says_when_the_parquet_reader_cannot_be_loaded(
+    jp_serverapp, http_server, jp_http_port, local_root
+):
+    pq.write_table(pa.table({"n": [1]}), local_root / "one.parquet")
+    (local_root / "one.csv").write_text("n\n1\n")
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    token = jp_serverapp.identity_provider.token
+    async with chromium() as browser:
+        page = await browser.context.new_page()
+        await page.goto(f"{origin}/fsspec-proxy/api?token={token}")
+        await page.goto(f"{origin}/fsspec-proxy/app/")
+        await page.wait_for_function(
+            "document.getElementById('status').textContent === 'Ready'", timeout=90_000
+        )
+        await page.click("#sources button[data-path='Local']")
+        await page.click("button[data-preview='Local/one.parquet']")
+        await page.wait_for_selector("#preview-problem")
+        assert await page.inner_text("#preview-problem") == (
+            f"The Parquet reader could not be loaded from {origin}/nowhere/hyparquet@1.33.0/ "
+            "(FsspecProxy.app_npm_url; see the app's docs to serve it locally)."
+        )
+        assert await page.locator("#error").is_hidden()
+        await page.click("button[data-preview='Local/one.csv']")  # the app goes on
+        await page.wait_for_selector("#preview-table")
 
 
 def documented_flags() -> list[str]:
