@@ -103,14 +103,15 @@ async def browse(path):
     try:
         entries = await fs._ls(path)
     except Exception:
-        if listing == state["listing"]:
-            message = f"{html.escape(path)} could not be listed"
-            element("entries").innerHTML = f'<tr><td colspan="4" class="empty">{message}</td></tr>'
+        if listing != state["listing"]:
+            return  # another folder was asked for meanwhile: its answer counts
+        message = f"{html.escape(path)} could not be listed"
+        element("entries").innerHTML = f'<tr><td colspan="4" class="empty">{message}</td></tr>'
         raise
     finally:
         if listing == state["listing"]:
             set_status("Ready")
-    if listing != state["listing"]:  # another folder was asked for meanwhile
+    if listing != state["listing"]:
         return
     rows = []
     if "/" in path:
@@ -165,12 +166,17 @@ async def preview(path):
     Lines), text (or JSON) or a hex dump; a Parquet file's footer and first rows."""
     close_preview()
     shown = state["shown"]
-    info = await fs._info(path)
     kind = path.lower().rsplit(".", 1)[-1]
-    if kind == "parquet":
-        content = await preview_parquet(path, info["size"], shown)
-    else:
-        content = await preview_start(path, info["size"], kind)
+    try:
+        size = (await fs._info(path))["size"]
+        if kind == "parquet":
+            content = await preview_parquet(path, size, shown)
+        else:
+            content = await preview_start(path, size, kind)
+    except Exception:
+        if shown != state["shown"]:
+            return  # another preview was asked for, or this one closed
+        raise
     if shown == state["shown"] and content is not None:
         show_preview(path, content)
 
