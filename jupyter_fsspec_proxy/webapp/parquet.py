@@ -245,7 +245,10 @@ def type_name(node: dict) -> str:
     kind, converted = logical.get("type"), element.get("converted_type")
     if children:
         if kind == "LIST" or converted == "LIST":
-            return f"list<{type_name(children[0]['children'][0])}>"
+            # list > repeated group > item, or (older writers) list > repeated item
+            repeated = children[0]
+            item = repeated["children"][0] if len(repeated["children"]) == 1 else repeated
+            return f"list<{type_name(item)}>"
         if kind == "MAP" or converted in ("MAP", "MAP_KEY_VALUE"):
             key, value = children[0]["children"]
             return f"map<{type_name(key)}, {type_name(value)}>"
