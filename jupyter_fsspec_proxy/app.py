@@ -159,6 +159,13 @@ class FsspecProxy(ExtensionApp):
         help="""The pyodide.mjs the app runs on; empty: PyScript's default. Point it at
         a local copy of the npm pyodide package to run offline.""",
     )
+    app_npm_url = Unicode(
+        "https://cdn.jsdelivr.net/npm/",
+        config=True,
+        help="""Where the app imports its JavaScript modules from (hyparquet, for the
+        Parquet preview), as {app_npm_url}{name}@{version}/; point it at the
+        static/npm/ folder of `jupyter fsspec-proxy offline` to run offline.""",
+    )
     chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
     max_upload_size = Int(
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."

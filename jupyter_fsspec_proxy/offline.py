@@ -1,13 +1,18 @@
-"""``jupyter fsspec-proxy offline DIR``: make a folder serve Pyodide and PyScript with
-no CDN and no PyPI at run time, for the app and for a JupyterLite site.
+"""``jupyter fsspec-proxy offline DIR``: make a folder serve Pyodide, PyScript and the
+app's JavaScript modules with no CDN and no PyPI at run time, for the app and for a
+JupyterLite site.
 
-Before it, in DIR: ``npm install pyodide@314.0.6 @pyscript/core@0.7.31``. It then
-copies them to ``DIR/static/pyodide`` and ``DIR/static/pyscript``, downloads from
-PyPI the wheels the Pyodide lock pins for the client and the JupyterLite kernel
-(micropip, packaging, fsspec, IPython and its dependencies, jedi, parso) and
-rewrites the lock to them, puts ``comm`` (imported by the kernel, missing from the
-lock) in ``DIR/pypi``, and writes ``DIR/jupyter-lite.json`` so that ``%pip install
-fsspec-proxy-client`` takes the proxy's own wheel and never falls back to PyPI.
+Before it, in DIR: the ``npm install`` of ``npm_packages.NPM_INSTALL``. It then copies
+Pyodide and PyScript to ``DIR/static/pyodide`` and ``DIR/static/pyscript`` and the
+app's modules (hyparquet and its decompressors) to ``DIR/static/npm/NAME@VERSION``,
+downloads from PyPI the wheels the Pyodide lock pins for the client and the
+JupyterLite kernel (micropip, packaging, fsspec, IPython and its dependencies, jedi,
+parso) and rewrites the lock to them, puts ``comm`` (imported by the kernel, missing
+from the lock) in ``DIR/pypi``, and writes ``DIR/jupyter-lite.json`` so that ``%pip
+install fsspec-proxy-client`` takes the proxy's own wheel and never falls back to
+PyPI, and the site's landing page opens the REPL. A JupyterLite build run before in
+DIR or in the current directory left a build cache that would skip those settings on
+the next build: it is removed.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from .npm_packages import APP_MODULES, NPM_INSTALL, app_module_folder
+
 KERNEL_NEEDS = ("micropip", "packaging", "fsspec", "ipython", "jedi", "parso")
 UNLOCKED = ("comm",)
 LITE_SETTINGS = "@jupyterlite/pyodide-kernel-extension:kernel"
+# JupyterLite's build cache, in the folder a build runs in: it records the site's
+# jupyter-lite.json as merged, so an unchanged one is skipped on a build into a new
+# or emptied output folder, and the site loses the settings written here.
+LITE_BUILD_CACHE = ".jupyterlite.doit.db"
 
 
 def normalize(name: str) -> str:
@@ -79,16 +90,44 @@ def download(arguments: list[str], target: Path) -> list[Path]:
     return sorted(target.glob("*.whl"))
 
 
+def copy_app_modules(modules: Path, target: Path) -> None:
+    """The app's npm packages, each to ``target/NAME@VERSION``; raises SystemExit if
+    one is missing or of another version than the app asks for."""
+    shutil.rmtree(target, ignore_errors=True)
+    for name, version in APP_MODULES.items():
+        manifest = modules / name / "package.json"
+        found = json.loads(manifest.read_text())["version"] if manifest.is_file() else None
+        if found != version:
+            what = f"{name} {found}" if found else f"no {name}"
+            raise SystemExit(f"The app needs {name} {version}, found {what}: run {NPM_INSTALL}")
+        ignore = shutil.ignore_patterns("node_modules")
+        shutil.copytree(modules / name, target / app_module_folder(name), ignore=ignore)
+
+
+def write_lite_settings(site: Path, base_url: str) -> None:
+    """``site/jupyter-lite.json``: the proxy's client index, no PyPI fallback, the REPL
+    as the landing page (unless the file names another app)."""
+    config_path = site / "jupyter-lite.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config.setdefault("jupyter-lite-schema-version", 0)
+    data = config.setdefault("jupyter-config-data", {})
+    data.setdefault("appUrl", "./repl")
+    kernel = data.setdefault("litePluginSettings", {}).setdefault(LITE_SETTINGS, {})
+    kernel["disablePyPIFallback"] = True
+    kernel["pipliteUrls"] = [f"{base_url.rstrip('/')}/fsspec-proxy/client/all.json"]
+    config_path.write_text(json.dumps(config, indent=2))
+    for folder in (site, Path.cwd()):
+        (folder / LITE_BUILD_CACHE).unlink(missing_ok=True)
+
+
 def prepare(site: Path, base_url: str = "/") -> None:
     """Everything above, in ``site``; raises SystemExit with what is missing."""
     modules = site / "node_modules"
     pyodide_npm, pyscript_npm = modules / "pyodide", modules / "@pyscript" / "core" / "dist"
     if not (pyodide_npm / "pyodide-lock.json").is_file() or not pyscript_npm.is_dir():
-        raise SystemExit(
-            f"No npm packages in {site}: first run, in it, "
-            "npm install pyodide@314.0.6 @pyscript/core@0.7.31"
-        )
+        raise SystemExit(f"No npm packages in {site}: first run, in it, {NPM_INSTALL}")
     static = site / "static"
+    copy_app_modules(modules, static / "npm")
     pyodide = static / "pyodide"
     shutil.rmtree(pyodide, ignore_errors=True)
     shutil.copytree(pyodide_npm, pyodide)
@@ -98,14 +137,7 @@ def prepare(site: Path, base_url: str = "/") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         localize(pyodide, download(pip_arguments(lock, KERNEL_NEEDS), Path(tmp)))
     download(list(UNLOCKED), site / "pypi")
-    config_path = site / "jupyter-lite.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
-    config.setdefault("jupyter-lite-schema-version", 0)
-    settings = config.setdefault("jupyter-config-data", {}).setdefault("litePluginSettings", {})
-    kernel = settings.setdefault(LITE_SETTINGS, {})
-    kernel["disablePyPIFallback"] = True
-    kernel["pipliteUrls"] = [f"{base_url.rstrip('/')}/fsspec-proxy/client/all.json"]
-    config_path.write_text(json.dumps(config, indent=2))
+    write_lite_settings(site, base_url)
 
 
 def main(args: list[str]) -> None:

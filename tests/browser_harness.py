@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, async_playwright
 
-from jupyter_fsspec_proxy.offline import localize
+from jupyter_fsspec_proxy.offline import copy_app_modules, localize
 
 HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -72,7 +72,8 @@ def built_wheels() -> list[Path]:
 
 
 def build_site(target: Path, wheels: list[Path]) -> Path:
-    """The harness pages, the npm Pyodide and PyScript, and the given wheels.
+    """The harness pages, the npm Pyodide and PyScript, the app's npm modules (in
+    ``npm/``, as ``jupyter fsspec-proxy offline`` lays them out), and the given wheels.
 
     Wheels of packages that Pyodide's lock names (micropip, packaging, fsspec)
     also go next to Pyodide, with the lock rewritten to them, so that
@@ -82,6 +83,7 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     modules = HERE / "browser" / "node_modules"
     shutil.copytree(modules / "pyodide", target / "pyodide")
     shutil.copytree(modules / "@pyscript" / "core" / "dist", target / "pyscript")
+    copy_app_modules(modules, target / "npm")
     for name in ("page.html", "runner.mjs", "worker.mjs", "crossorigin.html"):
         shutil.copy(HERE / "browser" / name, target / name)
     (target / "wheels").mkdir()
@@ -94,11 +96,19 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     return target
 
 
-def offline_folder(folder: Path, *options: str) -> Path:
-    """``folder`` made as the docs say: the npm packages in it (here the suite's own
-    ``npm ci``), then ``jupyter fsspec-proxy offline FOLDER``, run from its parent."""
+def npm_folder(folder: Path) -> Path:
+    """``folder`` with the npm packages the docs install in it (here the suite's own
+    ``npm ci``)."""
     folder.mkdir(exist_ok=True)
-    (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    if not (folder / "node_modules").exists():
+        (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+    return folder
+
+
+def offline_folder(folder: Path, *options: str) -> Path:
+    """``folder`` made as the docs say: the npm packages in it, then ``jupyter
+    fsspec-proxy offline FOLDER``, run from its parent."""
+    npm_folder(folder)
     command = [sys.executable, "-m", "jupyter", "fsspec-proxy", "offline", folder.name, *options]
     subprocess.run(command, check=True, cwd=folder.parent, capture_output=True, timeout=300)
     return folder

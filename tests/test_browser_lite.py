@@ -4,6 +4,8 @@ from a Pyodide kernel, offline, with the session's cookie and XSRF token."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import s3fs
-from browser_harness import HERE, chromium, offline_folder
+from browser_harness import HERE, chromium, npm_folder, offline_folder
 from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 ARTIFACTS = HERE.parent / "test-artifacts"
@@ -86,8 +88,10 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         page = await browser.context.new_page()
         await page.goto(f"{origin}{jp_base_url}fsspec-proxy/api?token={token}")  # log in
         opened = time.perf_counter()
-        await page.goto(f"{origin}{jp_base_url}fsspec-proxy/lite/repl/index.html?kernel=python")
+        await page.goto(f"{origin}{jp_base_url}fsspec-proxy/lite/")  # the landing page
         await page.wait_for_function("window.jupyterapp?.shell.currentWidget", timeout=60_000)
+        assert page.url == f"{origin}{jp_base_url}fsspec-proxy/lite/repl/index.html"
+        await page.click(".jp-Dialog .jp-mod-accept")  # Select: Python (Pyodide) is preselected
 
         async def run(code: str) -> str:
             return await page.evaluate(EXECUTE, code)
@@ -152,3 +156,30 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         for url, headers, body in received:
             assert secret.encode() not in body, url
             assert secret not in headers, url
+
+
+def documented(prefixes: tuple[str, ...]) -> list[str]:
+    """The lines of docs/jupyterlite.md's offline block that start with ``prefixes``."""
+    page = (HERE.parent / "docs" / "jupyterlite.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", page, re.S) if "offline" in b)
+    return [line for line in block.splitlines() if line.startswith(prefixes)]
+
+
+def test_a_site_rebuilt_from_the_same_folder_keeps_its_offline_settings(tmp_path):
+    """The docs' offline and build lines, run twice in one folder, the second time
+    into an emptied site: JupyterLite's build cache must not cost the site the
+    proxy's index, the PyPI switch or the landing page."""
+    commands = documented(("jupyter fsspec-proxy offline", "jupyter lite build"))
+    assert len(commands) == 2
+    npm_folder(tmp_path / "lite-source")
+    for attempt in range(2):
+        shutil.rmtree(tmp_path / "lite-site", ignore_errors=True)
+        for command in commands:
+            subprocess.run(command, shell=True, check=True, cwd=tmp_path, capture_output=True)
+        site = json.loads((tmp_path / "lite-site" / "jupyter-lite.json").read_text())
+        data = site["jupyter-config-data"]
+        kernel = data["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+        assert kernel["disablePyPIFallback"] is True, attempt
+        assert "/fsspec-proxy/client/all.json" in kernel["pipliteUrls"], attempt
+        assert data["appUrl"] == "./repl", attempt
+        assert (tmp_path / "lite-site" / "repl" / "index.html").is_file()

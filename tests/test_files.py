@@ -59,6 +59,8 @@ async def test_single_ranges_follow_rfc_9110(
     assert response.body == expected
     assert response.headers["Content-Length"] == str(len(expected))
     assert response.headers.get("Content-Range") == content_range
+    # whole files are revalidated by browsers, pieces never stored
+    assert response.headers["Cache-Control"] == ("no-store" if status == 206 else "no-cache")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ the audit log, and secrets that reach no user. A real hub, a real S3 (moto)."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import time
 import urllib.error
@@ -13,6 +14,8 @@ import uuid
 from collections.abc import Iterator
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from browser_harness import chromium, offline_folder
@@ -71,6 +74,7 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
         f"--ServerApp.extra_static_paths={static / 'static'}",
         f"--FsspecProxy.app_pyscript_url={prefix}/pyscript/",
         f"--FsspecProxy.app_interpreter_url={prefix}/pyodide/pyodide.mjs",
+        f"--FsspecProxy.app_npm_url={prefix}/npm/",
         "--FsspecProxy.allow_reload=True",
         "--FsspecProxy.config_admins=user:alice",
         f"--FsspecProxy.posted_source_roots={POSTED_ROOT}",
@@ -297,6 +301,14 @@ async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
         assert await page.evaluate(READ_FROM_PAGE, [f"{hub.proxy_url}api/sources", False]) == 403
         assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, False]) == 403
         assert await page.evaluate(WRITE_FROM_PAGE, [hub.proxy_url, True]) == 201
+        # the app's Parquet reader comes from the service's static files too
+        table = io.BytesIO()
+        pq.write_table(pa.table({"who": ["bob"]}), table)
+        client(hub, "bob").pipe_file("Home/who.parquet", table.getvalue())
+        await page.click("#sources button[data-path='Home']")
+        await page.click("button[data-preview='Home/who.parquet']")
+        await page.wait_for_selector("#preview-table tbody tr")
+        assert await page.inner_text("#preview-table tbody") == "bob"
         assert browser.outside(hub.url) == []
     assert client(hub, "bob").cat_file("Home/from-browser.txt") == b"hello from the page"
     assert not client(hub, "alice").exists("Home/from-browser.txt")

@@ -119,6 +119,9 @@ class FileHandler(UploadingHandler):
         if span is not None:
             self.set_status(206)
             self.set_header("Content-Range", span.content_range(meta.size))
+            # Pieces stay out of browser caches: Chromium, revalidating a stored piece,
+            # at times hands a script a 206 with an empty body.
+            self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
             chunks = target.backend.read(

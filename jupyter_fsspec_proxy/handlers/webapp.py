@@ -14,8 +14,10 @@ from tornado import web
 
 from ..auth import AUTH_RESOURCE
 from ..client_wheel import require_client_wheel
+from ..npm_packages import APP_MODULES, app_module_folder
 
 WEBAPP = Path(__file__).parent.parent / "webapp"
+MODULES = ("tables.py", "parquet.py")  # what main.py imports from the app's folder
 
 
 class AppHandler(ExtensionHandlerMixin, JupyterHandler):
@@ -38,7 +40,8 @@ class AppHandler(ExtensionHandlerMixin, JupyterHandler):
 
 class AppConfigHandler(ExtensionHandlerMixin, JupyterHandler):
     """``app/config.json``: the PyScript configuration, public like the app's files
-    (the client wheel's and the interpreter's URLs, nothing else)."""
+    (the URLs of the client wheel, the app's modules, the interpreter and the npm
+    packages, nothing else)."""
 
     @allow_unauthenticated
     async def get(self) -> None:
@@ -53,8 +56,21 @@ class AppConfigHandler(ExtensionHandlerMixin, JupyterHandler):
             wheel = require_client_wheel()
         except FileNotFoundError as exc:
             raise web.HTTPError(404, "%s", str(exc)) from None
+        app = self.extensionapp
         path = url_path_join(self.base_url, "fsspec-proxy", "client", wheel.name)
-        config = {"packages": [self._absolute(path)]}
-        if self.extensionapp.app_interpreter_url:
-            config["interpreter"] = self._absolute(self.extensionapp.app_interpreter_url)
+        files = {
+            self._absolute(url_path_join(self.base_url, "fsspec-proxy", "app", name)): f"./{name}"
+            for name in MODULES
+        }
+        npm = app.app_npm_url.rstrip("/") + "/"
+        packages = {
+            name: self._absolute(f"{npm}{app_module_folder(name)}/") for name in APP_MODULES
+        }
+        config = {
+            "packages": [self._absolute(path)],
+            "files": files,
+            "fsspec_proxy": {"npm": packages},
+        }
+        if app.app_interpreter_url:
+            config["interpreter"] = self._absolute(app.app_interpreter_url)
         return config

@@ -5,25 +5,35 @@ session's cookie: no token and no secret in the page.
 """
 
 import contextlib
-import csv
 import html
-import io
 import json
 from urllib.parse import quote
 
+import parquet
 from fsspec.callbacks import Callback
 from fsspec_proxy_client import AsyncProxyFileSystem
 from pyscript import document, when, window
+from tables import csv_table, human, jsonl_table
 
 PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 100
 HEX_BYTES = 512
+JSON_LINES = ("jsonl", "ndjson")
 # the page is {base_url}fsspec-proxy/app/; the base URL may hold "fsspec-proxy" too
 # (a JupyterHub service of that name: /services/fsspec-proxy/fsspec-proxy/app/)
 PROXY_URL = str(window.location.href).rsplit("/fsspec-proxy/app/", 1)[0] + "/fsspec-proxy/"
 fs = AsyncProxyFileSystem(endpoint_url=PROXY_URL, skip_instance_cache=True)
-# path: the folder shown, None while a listing is in flight or failed (nothing acts then)
-state = {"path": None, "sources": {}, "previewed": None}
+# path: the folder shown, None while a listing is in flight or failed (nothing acts then);
+# listing, shown: how many listings and previews were started, so that an answer that
+# arrives after a later click is dropped; parquet: the Parquet file previewed.
+state = {
+    "path": None,
+    "sources": {},
+    "previewed": None,
+    "listing": 0,
+    "shown": 0,
+    "parquet": None,
+}
 
 
 def element(name):
@@ -34,13 +44,6 @@ def show_error(exc):
     box = element("error")
     box.textContent = f"{type(exc).__name__}: {exc}"
     box.hidden = False
-
-
-def human(size):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
 
 
 def when_modified(mtime):
@@ -85,9 +88,12 @@ def crumbs(path):
 
 
 async def browse(path):
-    """Show ``path``: until its listing arrives nothing acts on any folder."""
+    """Show ``path``: until its listing arrives nothing acts on any folder, and if it
+    fails no rows are left from the folder shown before."""
     element("error").hidden = True
     state["path"] = None
+    state["listing"] += 1
+    listing = state["listing"]
     element("uploader").hidden = True
     element("crumbs").innerHTML = crumbs(path)
     source = path.split("/")[0]
@@ -96,8 +102,17 @@ async def browse(path):
     set_status(f"Listing {path}…", busy=True)
     try:
         entries = await fs._ls(path)
+    except Exception:
+        if listing != state["listing"]:
+            return  # another folder was asked for meanwhile: its answer counts
+        message = f"{html.escape(path)} could not be listed"
+        element("entries").innerHTML = f'<tr><td colspan="4" class="empty">{message}</td></tr>'
+        raise
     finally:
-        set_status("Ready")
+        if listing == state["listing"]:
+            set_status("Ready")
+    if listing != state["listing"]:
+        return
     rows = []
     if "/" in path:
         parent = html.escape(path.rsplit("/", 1)[0])
@@ -130,24 +145,97 @@ async def browse(path):
     element("uploader").hidden = readonly(path)
 
 
+def show_preview(path, content):
+    close = '<button id="preview-close" data-close="1" title="Close the preview">Close</button>'
+    head = f'<div class="preview-head"><h2>{html.escape(path)}</h2>{close}</div>'
+    element("preview").innerHTML = head + content
+    state["previewed"] = path
+
+
+def close_preview():
+    state["shown"] += 1
+    if state["parquet"] is not None:
+        state["parquet"].close()
+        state["parquet"] = None
+    element("preview").innerHTML = ""
+    state["previewed"] = None
+
+
 async def preview(path):
-    """Only the first bytes of a file: a table for CSV, text (or JSON), or a hex dump
-    of a binary file."""
-    info = await fs._info(path)
-    data = await fs._cat_file(path, start=0, end=PREVIEW_BYTES)
-    truncated = info["size"] > len(data)
-    note = f"<p>First {human(len(data))} of {human(info['size'])}</p>" if truncated else ""
+    """Only what is needed: the first bytes of a file as a table (CSV, TSV, JSON
+    Lines), text (or JSON) or a hex dump; a Parquet file's footer and first rows."""
+    close_preview()
+    shown = state["shown"]
     kind = path.lower().rsplit(".", 1)[-1]
+    try:
+        size = (await fs._info(path))["size"]
+        if kind == "parquet":
+            content = await preview_parquet(path, size, shown)
+        else:
+            content = await preview_start(path, size, kind)
+    except Exception:
+        if shown != state["shown"]:
+            return  # another preview was asked for, or this one closed
+        raise
+    if shown == state["shown"] and content is not None:
+        show_preview(path, content)
+
+
+async def preview_start(path, size, kind):
+    data = await fs._cat_file(path, start=0, end=PREVIEW_BYTES)
+    truncated = size > len(data)
+    note = f"<p>First {human(len(data))} of {human(size)}</p>" if truncated else ""
     text = as_unicode(data, truncated)
     if text is None:
-        note = f"<p>Binary, {info['size']:,} bytes; the first {min(len(data), HEX_BYTES)}:</p>"
-        content = as_hex(data[:HEX_BYTES])
-    elif kind in ("csv", "tsv"):
-        content = as_table(text, truncated, "\t" if kind == "tsv" else ",")
-    else:
-        content = as_text(text, kind == "json" and not truncated)
-    element("preview").innerHTML = f"<h2>{html.escape(path)}</h2>{note}{content}"
-    state["previewed"] = path
+        note = f"<p>Binary, {size:,} bytes; the first {min(len(data), HEX_BYTES)}:</p>"
+        return note + as_hex(data[:HEX_BYTES])
+    if kind in ("csv", "tsv"):
+        return note + csv_table(text, truncated, "\t" if kind == "tsv" else ",", PREVIEW_ROWS)
+    if kind in JSON_LINES:
+        try:
+            return note + jsonl_table(text, truncated, PREVIEW_ROWS)
+        except ValueError as exc:
+            note += f"<p>Shown as text: {html.escape(str(exc))}</p>"
+    return note + as_text(text, kind == "json" and not truncated)
+
+
+def problem_line(problem):
+    return f'<p id="preview-problem" class="problem">{html.escape(str(problem))}</p>'
+
+
+async def preview_parquet(path, size, shown):
+    """The schema and the first rows, or what is wrong with the file in one line;
+    None if another preview was asked for meanwhile."""
+    file = parquet.ParquetFile(fs, path, size)
+    kept = False
+    set_status(f"Reading {path}…")
+    try:
+        await file.open()
+        rows = await file.rows(0, parquet.PAGE_ROWS)
+        if shown != state["shown"]:
+            return None
+        state["parquet"], kept = file, True
+        return f'{parquet.summary(file)}<div id="parquet-page">{parquet.page(file, 0, rows)}</div>'
+    except parquet.ParquetProblem as problem:
+        return problem_line(problem)
+    finally:
+        set_status("Ready")
+        if not kept:
+            file.close()
+
+
+async def show_rows(start):
+    """Another page of the Parquet file previewed, read by ranges as needed."""
+    file, shown = state["parquet"], state["shown"]
+    set_status(f"Reading rows {start + 1:,}…")
+    try:
+        content = parquet.page(file, start, await file.rows(start, start + parquet.PAGE_ROWS))
+    except parquet.ParquetProblem as problem:
+        content = problem_line(problem)
+    finally:
+        set_status("Ready")
+    if shown == state["shown"]:
+        element("parquet-page").innerHTML = content
 
 
 def as_unicode(data, truncated):
@@ -170,17 +258,6 @@ def as_hex(data):
         printable = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
         lines.append(f"{offset:08x}  {row.hex(' '):<47}  {printable}")
     return f'<pre id="preview-hex">{html.escape(chr(10).join(lines))}</pre>'
-
-
-def as_table(text, truncated, delimiter):
-    lines = text.splitlines()[: -1 if truncated else None][: PREVIEW_ROWS + 1]
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)) or [[]]
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows[1:]
-    )
-    return f'<table id="preview-table"><thead><tr>{head}</tr></thead>{body}</table>'
 
 
 def as_text(text, is_json):
@@ -259,9 +336,17 @@ async def delete(path):
     folder = state["path"]
     await fs._rm(path)
     if state["previewed"] == path:
-        element("preview").innerHTML = ""
-        state["previewed"] = None
+        close_preview()
     await browse(folder)
+
+
+@when("click", "#preview")
+async def on_preview(event):
+    target = event.target
+    if target.getAttribute("data-close"):
+        close_preview()
+    elif target.getAttribute("data-rows") and state["parquet"] is not None:
+        await guarded(show_rows, int(target.getAttribute("data-rows")))
 
 
 @when("change", "#upload")
@@ -272,8 +357,12 @@ async def on_upload(event):
 
 
 async def start():
+    """The sources, and the first one that is available opened."""
     window.fsspecProxyStarted = True  # the page's own check stops waiting for Python
     await guarded(load_sources)
+    first = next((name for name, s in state["sources"].items() if s["available"]), None)
+    if first is not None:
+        await guarded(browse, first)
     set_status("Ready")
 
 
