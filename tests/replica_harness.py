@@ -23,6 +23,7 @@ from processes import free_port, stop, wait_for_port
 DOCS = Path(__file__).parents[1] / "docs"
 HUB_CONFIG = DOCS / "deploy" / "jupyterhub_config_replicas.py"
 NGINX_CONFIG = DOCS / "deploy" / "nginx-hub.conf"
+MANIFESTS = DOCS / "deploy" / "kubernetes" / "fsspec-proxy.yaml"
 SECRETS = "/etc/fsspec-proxy/"  # where the documented command finds its files
 DOCUMENTED_API_URL = "http://127.0.0.1:8081/hub/api"
 

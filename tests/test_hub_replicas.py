@@ -22,11 +22,12 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+import yaml
 from balancer import requests_by_line, served_by
 from fsspec_proxy_client import ProxyFileSystem
 from hub_harness import PASSWORD
 from processes import free_port, wait_until
-from replica_harness import Deployment, Replica, deployment, documented_start
+from replica_harness import MANIFESTS, Deployment, Replica, deployment, documented_start
 from standalone_harness import intact, sealed
 
 from jupyter_fsspec_proxy.confined import STAGED_PREFIX
@@ -183,6 +184,18 @@ def test_a_replica_needs_what_all_replicas_share(tmp_path):
     assert done.returncode != 0 and "JUPYTERHUB_SERVICE_NAME" in done.stderr
 
 
+def test_the_kubernetes_probe_answers_without_a_login(replicas):
+    """docs/deploy/kubernetes/fsspec-proxy.yaml probes each replica without a token."""
+    [deployment] = [
+        d for d in yaml.safe_load_all(MANIFESTS.read_text()) if d["kind"] == "Deployment"
+    ]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    path = container["readinessProbe"]["httpGet"]["path"]
+    for each in replicas.replicas:
+        status, _, body = answer(urllib.request.Request(f"http://127.0.0.1:{each.port}{path}"))
+        assert status == 200 and b"fsspec-proxy-client" in body
+
+
 class Load(threading.Thread):
     """Through ``url``: 4 KiB range reads of big.bin, or self-checking writes of files
     of its own, until told to stop; what fails or comes back wrong is lost."""
@@ -220,6 +233,17 @@ class Load(threading.Thread):
             self.done.append(time.monotonic())
 
 
+def replica_of(deployment: Deployment, name: str) -> int:
+    """The port of the replica that nginx sent the requests for ``name`` to (its log
+    line is written once the answer has gone)."""
+
+    def lines() -> list[str]:
+        return [line for line in deployment.access_log.read_text().splitlines() if name in line]
+
+    wait_until(lines, f"nginx logs {name}")
+    return int(re.search(r"upstream=127\.0\.0\.1:(\d+) ", lines()[0])[1])
+
+
 def session_on_each_replica(deployment: Deployment, token: dict) -> dict[int, str]:
     """Upload sessions opened through the hub, one held by each replica (nginx picks
     by path): replica port -> the session's URL, with its first piece sent."""
@@ -232,8 +256,7 @@ def session_on_each_replica(deployment: Deployment, token: dict) -> dict[int, st
         url = f"{deployment.hub.proxy_url}{path}?id={json.loads(body)['id']}"
         piece = urllib.request.Request(f"{url}&offset=0", b"first ", token, method="PUT")
         assert answer(piece)[0] == 200
-        [replica] = requests_by_line(deployment.access_log)[-1]
-        held.setdefault(int(replica.rpartition(":")[2]), url)
+        held.setdefault(replica_of(deployment, f"session-{number}.bin"), url)
         if len(held) == len(deployment.replicas):
             return held
     raise AssertionError(f"32 paths all went to {list(held)}")
