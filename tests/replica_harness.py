@@ -6,10 +6,13 @@ and paths."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import secrets
 import shlex
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -17,8 +20,10 @@ from pathlib import Path
 
 import yaml
 from balancer import balancer
+from fsspec_proxy_client import ProxyFileSystem
 from hub_harness import External, Hub, jupyterhub
 from processes import free_port, stop, wait_for_port
+from standalone_harness import sealed
 
 DOCS = Path(__file__).parents[1] / "docs"
 HUB_CONFIG = DOCS / "deploy" / "jupyterhub_config_replicas.py"
@@ -119,3 +124,43 @@ def deployment(
         access_log = stack.enter_context(balancer(listen, ports, workdir, NGINX_CONFIG))
         hub.wait_for_service()
         yield Deployment(hub, started, access_log)
+
+
+class Load(threading.Thread):
+    """Through ``url``, with the client: 4 KiB range reads of ``source``/big.bin (even
+    numbers), or self-checking writes of files of its own (odd), until told to stop;
+    what fails or comes back wrong is lost."""
+
+    def __init__(
+        self, number: int, url: str, token: str, big: bytes, stop: threading.Event, source: str
+    ) -> None:
+        super().__init__(daemon=True)
+        self.number, self.big, self.stop, self.source = number, big, stop, source
+        self.fs = ProxyFileSystem(endpoint_url=url, token=token, skip_instance_cache=True)
+        self.done: list[float] = []
+        self.lost: list[str] = []
+        self.written: dict[str, bytes] = {}
+
+    def run(self) -> None:
+        rng = random.Random(self.number)
+        count = 0
+        while not self.stop.is_set():
+            count += 1
+            try:
+                if self.number % 2:
+                    path = f"{self.source}/load-{self.number}-{count % 5}.bin"
+                    # 4 KiB, which nginx holds and may send again itself, and 2 MiB,
+                    # which it streams: if the replica dies, the client sends it again.
+                    data = sealed(rng.randbytes(2**21 if self.number == 1 else 4096))
+                    self.fs.pipe_file(path, data)
+                    self.written[path] = data
+                else:
+                    start = rng.randrange(len(self.big) - 4096)
+                    if (
+                        self.fs.cat_file(f"{self.source}/big.bin", start, start + 4096)
+                        != self.big[start : start + 4096]
+                    ):
+                        self.lost.append(f"wrong bytes at {start}")
+            except Exception as error:
+                self.lost.append(repr(error))
+            self.done.append(time.monotonic())

@@ -27,8 +27,15 @@ from balancer import requests_by_line, served_by
 from fsspec_proxy_client import ProxyFileSystem
 from hub_harness import PASSWORD
 from processes import free_port, wait_until
-from replica_harness import MANIFESTS, Deployment, Replica, deployment, documented_start
-from standalone_harness import intact, sealed
+from replica_harness import (
+    MANIFESTS,
+    Deployment,
+    Load,
+    Replica,
+    deployment,
+    documented_start,
+)
+from standalone_harness import intact
 
 from jupyter_fsspec_proxy.confined import STAGED_PREFIX
 
@@ -196,43 +203,6 @@ def test_the_kubernetes_probe_answers_without_a_login(replicas):
         assert status == 200 and b"fsspec-proxy-client" in body
 
 
-class Load(threading.Thread):
-    """Through ``url``: 4 KiB range reads of big.bin, or self-checking writes of files
-    of its own, until told to stop; what fails or comes back wrong is lost."""
-
-    def __init__(self, number: int, url: str, token: str, big: bytes, stop: threading.Event):
-        super().__init__(daemon=True)
-        self.number, self.big, self.stop = number, big, stop
-        self.fs = client(url, token)
-        self.done: list[float] = []
-        self.lost: list[str] = []
-        self.written: dict[str, bytes] = {}
-
-    def run(self) -> None:
-        rng = random.Random(self.number)
-        count = 0
-        while not self.stop.is_set():
-            count += 1
-            try:
-                if self.number % 2:
-                    path = f"Shared/load-{self.number}-{count % 5}.bin"
-                    # 4 KiB, which nginx holds and may send again itself, and 2 MiB,
-                    # which it streams: if the replica dies, the client sends it again.
-                    data = sealed(rng.randbytes(2**21 if self.number == 1 else 4096))
-                    self.fs.pipe_file(path, data)
-                    self.written[path] = data
-                else:
-                    start = rng.randrange(BIG - 4096)
-                    if (
-                        self.fs.cat_file("Shared/big.bin", start, start + 4096)
-                        != self.big[start : start + 4096]
-                    ):
-                        self.lost.append(f"wrong bytes at {start}")
-            except Exception as error:
-                self.lost.append(repr(error))
-            self.done.append(time.monotonic())
-
-
 def replica_of(deployment: Deployment, name: str) -> int:
     """The port of the replica that nginx sent the requests for ``name`` to (its log
     line is written once the answer has gone)."""
@@ -295,7 +265,7 @@ def test_a_replica_killed_under_load_loses_no_request_the_client_may_resend(repl
 
     stop = threading.Event()
     urls = [hub.proxy_url, hub.proxy_url, hub.proxy_url, hub.direct_url]  # + kernels' way
-    load = [Load(n, url, hub.token_for("alice"), big, stop) for n, url in enumerate(urls)]
+    load = [Load(n, url, hub.token_for("alice"), big, stop, "Shared") for n, url in enumerate(urls)]
     for each in load:
         each.start()
     time.sleep(0.5)
