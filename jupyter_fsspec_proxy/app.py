@@ -329,7 +329,7 @@ class FsspecProxy(ExtensionApp):
     def _describe_standalone(self) -> None:
         """Log what this server is: a file proxy, not a notebook server."""
         standalone_logs.install(self.serverapp, self.log, self.settings)
-        names = ", ".join(repr(s["name"]) for s in self.manager.registry.describe()) or "none"
+        names = ", ".join(map(repr, self.manager.registry.names())) or "none"
         self.log.info(
             "fsspec-proxy %s (mode %s) serves the sources %s at %sfsspec-proxy/ (its app: "
             "fsspec-proxy/app/). It runs no code: kernels, terminals and files are off.",

@@ -11,10 +11,13 @@ import yaml
 from fsspec.core import split_protocol
 
 from .access import USERNAME, Access, check_template, parse_access
+from .ranges import BEYOND_ANY_FILE
 
 ENTRY_KEYS = {"name", "path", "kwargs", "readonly", "access", "presigned_reads"}
 PRESIGN_KEYS = {"min_size", "expires"}
-MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3's limit for a presigned URL
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3's and GCS's limit for a presigned URL
+#: The protocols whose backends sign URLs (Backend.presign).
+PRESIGNING = ("s3", "s3a", "gs", "gcs", "abfs", "az")
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 
 
@@ -98,14 +101,17 @@ def parse_sources(entries: Iterable[Any], origin: str) -> list[SourceSpec]:
 
 
 def parse_presigned_reads(entry: Any, path: str, where: str) -> PresignedReads:
-    """``presigned_reads: {min_size: bytes, expires: seconds}``, for S3 sources only."""
-    if split_protocol(path)[0] not in ("s3", "s3a"):
-        raise ConfigError(f"{where}: 'presigned_reads' needs an s3:// source")
+    """``presigned_reads: {min_size: bytes, expires: seconds}``, for the stores that
+    sign URLs (S3, GCS, Azure Blob)."""
+    if split_protocol(path)[0] not in PRESIGNING:
+        raise ConfigError(
+            f"{where}: 'presigned_reads' needs an s3://, gs://, gcs://, abfs:// or az:// source"
+        )
     if not isinstance(entry, Mapping) or set(entry) - PRESIGN_KEYS:
         raise ConfigError(f"{where}: 'presigned_reads' takes min_size (bytes), expires (seconds)")
     reads = PresignedReads(**entry)
     for key, value, low, high in (
-        ("min_size", reads.min_size, 0, 2**63),
+        ("min_size", reads.min_size, 0, BEYOND_ANY_FILE),
         ("expires", reads.expires, 1, MAX_PRESIGN_EXPIRES),
     ):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -115,15 +121,20 @@ def parse_presigned_reads(entry: Any, path: str, where: str) -> PresignedReads:
     return reads
 
 
-def parse_yaml(text: str | bytes, origin: str) -> list[SourceSpec]:
-    """Parse YAML (or JSON) text. Error messages never quote the document."""
+def parse_yaml(
+    text: str | bytes, origin: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader
+) -> list[SourceSpec]:
+    """Parse YAML (or JSON) text with a safe ``loader``. Error messages never quote
+    the document."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=loader)  # a SafeLoader or a subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ConfigError(f"{origin}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply") from None
     return parse_config(data, origin)
 
 

@@ -147,7 +147,7 @@ class ConfinedRoot:
             mode = os.stat(leaf, dir_fd=dir_fd, follow_symlinks=False).st_mode
         except FileNotFoundError:
             return
-        if stat.S_ISLNK(mode) and self._describe_link(dir_fd, leaf, leaf)["type"] == "other":
+        if stat.S_ISLNK(mode) and self._info_of_link(dir_fd, leaf, leaf)["type"] == "other":
             raise PermissionError("Path leads outside the source root")
 
     def check_target(self, path: str) -> None:
@@ -171,12 +171,12 @@ class ConfinedRoot:
         itself (``other``), like :meth:`ls` shows it."""
         try:
             with self.fd(path) as fd:
-                return _describe(path, os.fstat(fd))
+                return _info_of(path, os.fstat(fd))
         except PermissionError:
             with self.parent(path) as (fd, leaf):
                 if not stat.S_ISLNK(os.stat(leaf, dir_fd=fd, follow_symlinks=False).st_mode):
                     raise
-                return self._describe_link(fd, leaf, path)
+                return self._info_of_link(fd, leaf, path)
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:
@@ -192,7 +192,7 @@ class ConfinedRoot:
         with self.fd(path, os.O_RDONLY | os.O_NONBLOCK) as fd:
             st = os.fstat(fd)
             if not stat.S_ISDIR(st.st_mode):  # like fsspec: a file lists as itself
-                return [_describe(base, st) if detail else base]
+                return [_info_of(base, st) if detail else base]
             entries = []
             prefix = base + "/"
             for entry in os.scandir(fd):
@@ -202,13 +202,13 @@ class ConfinedRoot:
                 if not detail:
                     entries.append(prefix + name)
                 elif entry.is_symlink():
-                    entries.append(self._describe_link(fd, name, prefix + name))
+                    entries.append(self._info_of_link(fd, name, prefix + name))
                 else:
-                    entries.append(_describe(prefix + name, entry.stat(follow_symlinks=False)))
+                    entries.append(_info_of(prefix + name, entry.stat(follow_symlinks=False)))
         entries.sort(key=lambda e: e["name"] if detail else e)
         return entries
 
-    def _describe_link(self, dir_fd: int, name: str, full: str) -> dict[str, Any]:
+    def _info_of_link(self, dir_fd: int, name: str, full: str) -> dict[str, Any]:
         try:
             target = os.open(name, _PATH, dir_fd=dir_fd)
         except OSError:  # dangling
@@ -216,7 +216,7 @@ class ConfinedRoot:
         if target is not None:
             try:
                 if self._inside(target):
-                    return _describe(full, os.fstat(target))
+                    return _info_of(full, os.fstat(target))
             finally:
                 os.close(target)
         link = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -234,8 +234,8 @@ class ConfinedRoot:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            return _describe(path, st), None
-        return _describe(path, st), fd
+            return _info_of(path, st), None
+        return _info_of(path, st), fd
 
     def open_read_fd(self, path: str) -> int:
         """A regular file's descriptor, open for reading. ``O_NONBLOCK`` keeps a FIFO
@@ -392,7 +392,7 @@ class StagedFile:
         self.dir_fd = -1
 
 
-def _describe(name: str, st: os.stat_result) -> dict[str, Any]:
+def _info_of(name: str, st: os.stat_result) -> dict[str, Any]:
     if stat.S_ISDIR(st.st_mode):
         kind = "directory"
     elif stat.S_ISREG(st.st_mode):

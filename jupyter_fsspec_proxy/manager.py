@@ -126,14 +126,14 @@ class ProxyManager(LoggingConfigurable):
             source = sources.for_user(source, user_segment(caller.name))
         return source
 
-    def describe(self, caller: Caller) -> list[dict[str, Any]]:
+    def sources_for(self, caller: Caller) -> list[dict[str, Any]]:
         """The sources ``caller`` may read, each with whether they may write to it."""
         listing = []
         for source in self.registry.current.all():
             access = source.spec.access
             if _visible(source, caller):
                 may_write = access is None or access.may_write(caller)
-                listing.append({**source.describe(), "writable": may_write and not source.readonly})
+                listing.append({**source.as_json(), "writable": may_write and not source.readonly})
         return listing
 
     def _trait_specs(self) -> list[SourceSpec]:

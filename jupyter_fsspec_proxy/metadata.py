@@ -21,7 +21,7 @@ _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", 
 _ETAG_KEYS = ("ETag", "etag", "md5_hash", "checksum")
 
 
-def describe(info: dict[str, Any], name: str) -> dict[str, Any]:
+def entry_json(info: dict[str, Any], name: str) -> dict[str, Any]:
     """The JSON clients get for one fsspec ``info`` dict, named ``name``."""
     kind = info.get("type")
     size = int(info.get("size") or info.get("Size") or 0)
@@ -49,7 +49,7 @@ class FileMeta:
 
     @classmethod
     def from_info(cls, info: dict[str, Any], name: str) -> FileMeta:
-        return cls(**describe(info, name))
+        return cls(**entry_json(info, name))
 
     def as_json(self) -> dict[str, Any]:
         return {

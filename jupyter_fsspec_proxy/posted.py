@@ -1,6 +1,7 @@
 """What a config posted to ``PUT api/config`` may contain: never more than the
 operator allowed. The config file and traits are the operator's; a posted
-document comes from any user the server authenticates."""
+document comes from one of ``config_admins``, and may reach no data that the
+configured rules deny its poster."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 from fsspec.core import split_protocol, strip_protocol
 
 from .access import USERNAME, Caller, user_segment
-from .config import ConfigError, SourceSpec, parse_config
+from .config import ConfigError, SourceSpec, parse_yaml
 
 MAX_POSTED_CONFIG = 64 * 1024
 
@@ -34,15 +35,7 @@ def parse_posted(text: bytes) -> list[SourceSpec]:
     """Parse a posted document: bounded size, no aliases, bounded nesting."""
     if len(text) > MAX_POSTED_CONFIG:
         raise ConfigError(f"posted config: larger than {MAX_POSTED_CONFIG} bytes")
-    try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"posted config: invalid YAML{where}") from None
-    except RecursionError:
-        raise ConfigError("posted config: nested too deeply") from None
-    return parse_config(data, "posted config")
+    return parse_yaml(text, "posted config", _NoAliasLoader)
 
 
 def check_posted(

@@ -8,11 +8,14 @@ from typing import NamedTuple
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)  # units are case-insensitive
 
 
-_HUGE = 10**18  # beyond any file: more digits than this say "past the end"
+#: Past the end of any file (and where the OS's offsets overflow).
+BEYOND_ANY_FILE = 2**63
 
 
 def _position(digits: str) -> int:
-    return int(digits) if len(digits) < 19 else _HUGE
+    """A byte position; more than 19 digits say only "past the end" (and are not
+    worth converting: a 5000-digit number takes time)."""
+    return int(digits) if len(digits) <= 19 else BEYOND_ANY_FILE
 
 
 class ByteRange(NamedTuple):

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
-from fsspec.asyn import AsyncFileSystem
 from fsspec.core import split_protocol
-from fsspec.dircache import DirCache
-from fsspec.implementations.local import LocalFileSystem
 
 from .access import USERNAME
-from .backend import Backend
+from .backends import Backend, backend_kind
 from .budget import ByteBudget
 from .config import SourceSpec
 from .errors import NoSuchSource, scrub, secret_strings
@@ -39,9 +35,10 @@ class Source:
 
     @property
     def readonly(self) -> bool:
-        return self.spec.readonly
+        """Configured so, or a store the proxy can only read (plain HTTP)."""
+        return self.spec.readonly or (self.backend is not None and not self.backend.writable)
 
-    def describe(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         """The public view of the source: never its storage options."""
         return {
             "name": self.name,
@@ -74,6 +71,32 @@ class Source:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else path
 
 
+@dataclass(frozen=True)
+class SourcePath:
+    """A path as a request uses it: its source (the caller's own view, for a per-user
+    source), the path inside the source, the backend's full path, and the name
+    clients know it by (``<source>/<path>``)."""
+
+    source: Source
+    relpath: str
+    full: str
+    name: str
+
+    @classmethod
+    def of(cls, source: Source, relpath: str) -> SourcePath:
+        name = f"{source.name}/{relpath}" if relpath else source.name
+        return cls(source, relpath, source.full_path(relpath), name)
+
+    @property
+    def backend(self) -> Backend:
+        assert self.source.backend is not None  # unavailable sources are refused first
+        return self.source.backend
+
+    @property
+    def is_root(self) -> bool:
+        return not self.relpath
+
+
 def open_source(
     spec: SourceSpec, timeout: float, log: logging.Logger, upload_budget: ByteBudget | None = None
 ) -> Source:
@@ -82,20 +105,15 @@ def open_source(
     secrets = secret_strings(spec.kwargs)
     try:
         cls = fsspec.get_filesystem_class(protocol)
-        options = dict(spec.kwargs, skip_instance_cache=True)
-        if issubclass(cls, AsyncFileSystem) and cls.async_impl:
-            options["asynchronous"] = True
-        fs = cls(**options)
-        fs.dircache = DirCache(use_listings_cache=False)  # listings are never stale
-        root = cls._strip_protocol(spec.path)
-        if isinstance(fs, LocalFileSystem):
-            root = os.path.realpath(root)
+        kind = backend_kind(protocol, cls)
+        fs = kind.open_filesystem(cls, spec.kwargs)
+        root = kind.root_of(cls, spec.path)
     except Exception as exc:  # any backend may fail to start in its own way
         reason = scrub(f"{type(exc).__name__}: {exc}", secrets)
         log.warning("Source %r is unavailable: %s", spec.name, reason)
         return Source(spec, protocol, "", None, reason)
     log.info("Source %r serves %s://%s", spec.name, protocol, root)
-    backend = Backend.for_filesystem(fs, timeout, secrets, root, spec.name, upload_budget)
+    backend = kind(fs, timeout, secrets, root, spec.name, upload_budget)
     return Source(spec, protocol, root, backend)
 
 
@@ -212,8 +230,9 @@ class SourceRegistry:
         """The set in force, held until :meth:`SourceSet.let_go`."""
         return self.current.hold()
 
-    def describe(self) -> list[dict[str, Any]]:
-        return [source.describe() for source in self.current.all()]
+    def names(self) -> list[str]:
+        """The names of the sources in force."""
+        return [source.name for source in self.current.all()]
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -13,7 +13,7 @@ from typing import Any
 from tornado.ioloop import PeriodicCallback
 
 from .access import Caller
-from .backend import Upload
+from .backends import Upload
 from .conditions import WriteConditions
 from .errors import NoSuchUpload, OffsetMismatch, TooManyUploads, UploadsFull
 
@@ -39,7 +39,7 @@ class UploadSession:
         """Where the next piece starts: every byte received so far."""
         return self.upload.received
 
-    def describe(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         remaining = max(self.deadline - time.monotonic(), 0)
         return {"id": self.id, "offset": self.offset, "expires": math.ceil(time.time() + remaining)}
 

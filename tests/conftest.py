@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from processes import free_port
 from standalone_harness import Proxy, standalone
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "stores"]
 
 SECRET = "SENTINEL-SECRET-7f3a9c"
 ACCESS_KEY = "SENTINEL-KEY-4b2d1e"

@@ -30,7 +30,9 @@ class Proxy:
 
 
 @contextmanager
-def standalone(tmp_path: Path, *args: str, port: int | None = None) -> Iterator[Proxy]:
+def standalone(
+    tmp_path: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Proxy]:
     port = port or free_port()
     config = tmp_path / "proxy.yaml"
     if not config.exists():
@@ -38,7 +40,12 @@ def standalone(tmp_path: Path, *args: str, port: int | None = None) -> Iterator[
         local.mkdir(exist_ok=True)
         config.write_text(yaml.safe_dump({"sources": [{"name": "Local", "path": str(local)}]}))
     log = tmp_path / f"server-{port}-{len(list(tmp_path.glob('server-*.log')))}.log"
-    env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(config), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "FSSPEC_PROXY_CONFIG": str(config),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path),
+        **(env or {}),
+    }
     command = [sys.executable, "-m", "jupyter_fsspec_proxy", *args, f"--port={port}"]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)

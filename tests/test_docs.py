@@ -91,7 +91,7 @@ def test_a_fresh_venv_installs_the_client_from_the_proxy_alone_and_uses_the_envi
     assert {line.split("==")[0] for line in installed.split()} >= {"fsspec", "fsspec-proxy-client"}
 
 
-@pytest.mark.parametrize("page", ["configuration.md", "access.md"])
+@pytest.mark.parametrize("page", ["configuration.md", "access.md", "backends.md"])
 def test_the_source_configs_in_the_docs_are_valid(page):
     configs = [
         text

@@ -67,12 +67,12 @@ async def test_reloads_build_sources_off_the_loop(proxy, jp_serverapp, config_fi
     assert (await proxy("api")).code == 200
     assert time.perf_counter() - started < 0.5  # served while the backend was starting
     await reload
-    assert [s["name"] for s in manager_of(jp_serverapp).registry.describe()] == ["Late"]
+    assert manager_of(jp_serverapp).registry.names() == ["Late"]
 
 
 @pytest.mark.parametrize("proxy_config", [{"backend_timeout": 0.3}])
 async def test_a_call_that_outlives_its_504_is_logged_when_it_ends(proxy, caplog):
-    caplog.set_level(logging.WARNING, logger="jupyter_fsspec_proxy.backend")
+    caplog.set_level(logging.WARNING, logger="jupyter_fsspec_proxy.backends.base")
     response = await proxy("api", "info", "Slow", "x")
     assert response.code == 504
     deadline = time.monotonic() + 5
@@ -143,10 +143,20 @@ def test_backend_errors_name_the_source_not_the_server_root():
 
 
 def test_the_core_does_not_import_tornado():
-    core = "paths, sources, backend, confined, client_wheel, config, posted, errors, conditions"
+    core = "paths, sources, backends, confined, client_wheel, config, posted, errors, conditions"
     code = (
         f"import sys; from jupyter_fsspec_proxy import {core}; "
         "print(sorted(m for m in sys.modules if m.startswith('tornado')))"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "[]", imported.stderr
+
+
+def test_the_optional_stores_are_imported_only_by_their_sources():
+    code = (
+        "import sys; from jupyter_fsspec_proxy import sources, backends; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'gcsfs', 'adlfs', 'azure', 'sshfs', 'asyncssh', 'webdav4', 's3fs'}))"
     )
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert imported.stdout.strip() == "[]", imported.stderr

@@ -93,7 +93,7 @@ async def test_the_client_follows_without_sending_its_token(
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"path": "/tmp", "presigned_reads": {}}, "needs an s3:// source"),
+        ({"path": "/tmp", "presigned_reads": {}}, "needs an s3://, gs://"),
         ({"path": "s3://b", "presigned_reads": {"expires": 0}}, "expires must be"),
         ({"path": "s3://b", "presigned_reads": {"expires": 10**9}}, "expires must be"),
         ({"path": "s3://b", "presigned_reads": {"min_size": -1}}, "min_size must be"),

@@ -28,7 +28,7 @@ from ..auth import AUTH_RESOURCE
 from ..errors import PayloadTooLarge, RetryLater, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
-from ..sources import Source, SourceSet
+from ..sources import SourcePath, SourceSet
 
 ALLOWED_HEADERS = (
     "accept, authorization, content-type, if-match, if-modified-since, if-none-match, "
@@ -214,17 +214,17 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
                 self._caller = Caller.of(self.current_user)
         return self._caller
 
-    def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
-        """Resolve ``<source>/<path>`` to the source as the caller may use it, the
-        relative and the backend path. Every path a request names is audited."""
+    def locate(self, path: str, *, write: bool = False) -> SourcePath:
+        """Resolve ``<source>/<path>`` to the source as the caller may use it (for
+        writing, with ``write``) and the path in it. Every path a request names is
+        audited."""
         name, rest = split_source(path)
         if not self._touched:
             self.set_header("X-Request-Id", self.request_id)
         if path not in self._touched:
             self._touched.append(path)
         source = self.manager.source(name, self.caller, write, self.sources)
-        relpath = clean_relpath(rest)
-        return source, relpath, source.full_path(relpath)
+        return SourcePath.of(source, clean_relpath(rest))
 
     _held: SourceSet | None = None
     _touched: list[str]  # every <source>/<path> the request named, in order

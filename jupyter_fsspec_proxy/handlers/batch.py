@@ -15,7 +15,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..sources import Source
+from ..sources import SourcePath
 from .base import ProxyHandler, http_status
 
 MEDIA_TYPE = "application/vnd.fsspec-proxy.ranges"
@@ -52,7 +52,7 @@ class RangesHandler(ProxyHandler):
         self.set_header("Content-Type", MEDIA_TYPE)
         self._buffered = 0
         self._ahead = 0  # bytes read ahead, not yet handed to the connection
-        self._located: dict[str, tuple[Source, str, str]] = {}  # resolved once per request
+        self._located: dict[str, SourcePath] = {}  # resolved once per request
         prefetched: dict[int, tuple[asyncio.Future[bytes], int]] = {}
         budget = self.manager.readahead_budget
         try:
@@ -82,7 +82,7 @@ class RangesHandler(ProxyHandler):
             await asyncio.gather(*(r for r, _ in prefetched.values()), return_exceptions=True)
         self.finish(set_content_type=MEDIA_TYPE)
 
-    def _locate_once(self, path: str) -> tuple[Source, str, str]:
+    def _locate_once(self, path: str) -> SourcePath:
         if path not in self._located:
             self._located[path] = self.locate(path)
         return self._located[path]
@@ -100,38 +100,39 @@ class RangesHandler(ProxyHandler):
             if not 0 <= start < end <= start + self.manager.settings.chunk_size:
                 continue
             try:
-                source, _, full = self._locate_once(path)
+                target = self._locate_once(path)
             except Exception:
                 continue  # reported in order, when its turn comes
-            if not source.backend.reads_can_wait:
+            if target.backend.reads_on_the_loop:
                 continue
             size = end - start
             if self._ahead + size > READ_AHEAD or not self.manager.readahead_budget.try_take(size):
                 return  # the rest is read in its turn
             self._ahead += size
             prefetched[ahead] = (
-                asyncio.ensure_future(self._read_whole(source, full, start, end)),
+                asyncio.ensure_future(self._read_whole(target, start, end)),
                 size,
             )
 
-    async def _read_whole(self, source: Source, full: str, start: int, end: int) -> bytes:
-        chunks = [chunk async for chunk in source.backend.read(full, start, end, end - start)]
-        return b"".join(chunks)
+    async def _read_whole(self, target: SourcePath, start: int, end: int) -> bytes:
+        reading = target.backend.read(target.full, start, end, end - start)
+        return b"".join([chunk async for chunk in reading])
 
     async def _stream_range(
         self, index: int, path: str, start: int | None, end: int | None
     ) -> None:
-        source, _, full = self._locate_once(path)
+        target = self._locate_once(path)
         start = start or 0
         if start < 0 or (end is not None and end < 0):
-            size = int((await source.backend.info(full)).get("size") or 0)
+            size = int((await target.backend.info(target.full)).get("size") or 0)
             start = max(size + start, 0) if start < 0 else start
             end = max(size + end, 0) if end is not None and end < 0 else end
         if end is not None and end <= start:
             await self._frame(index, b"")
             return
         sent = False
-        async for chunk in source.backend.read(full, start, end, self.manager.settings.chunk_size):
+        chunk_size = self.manager.settings.chunk_size
+        async for chunk in target.backend.read(target.full, start, end, chunk_size):
             await self._frame(index, chunk)
             sent = True
         if not sent:

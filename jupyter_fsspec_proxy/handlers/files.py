@@ -9,12 +9,11 @@ from jupyter_server.auth.decorator import authorized
 from tornado.httputil import format_timestamp
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import S3Backend
 from ..conditions import etag_matches
-from ..errors import SourceChanged
+from ..errors import PreconditionFailed, SourceChanged
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
-from ..sources import Source
+from ..sources import SourcePath
 from .uploading import UploadingHandler
 
 
@@ -73,12 +72,12 @@ class FileHandler(UploadingHandler):
     async def _send(self, path: str, include_body: bool) -> None:
         """Answer from fresh metadata; a file replaced between its metadata and its
         bytes (before any byte was sent) is answered again as it is now."""
-        source, relpath, full = self.locate(path)
+        target = self.locate(path)
         for attempt in (1, 2):
-            info, reader = await source.backend.open_to_read(full)
+            info, reader = await target.backend.open_to_read(target.full)
             try:
-                meta = FileMeta.from_info(info, relpath)
-                await self._answer(path, meta, include_body, source, full, reader)
+                meta = FileMeta.from_info(info, target.name)
+                await self._answer(target, meta, include_body, reader)
                 return
             except SourceChanged:
                 if attempt == 2 or self._headers_written:
@@ -87,28 +86,28 @@ class FileHandler(UploadingHandler):
                 self.set_status(200)
             finally:
                 if reader is not None:
-                    await source.backend.close_reader(reader)
+                    await target.backend.close_reader(reader)
 
     async def _answer(
-        self, path: str, meta: FileMeta, include_body: bool, source: Source, full: str, reader: Any
+        self, target: SourcePath, meta: FileMeta, include_body: bool, reader: Any
     ) -> None:
-        """Headers, validators and the body of a GET or HEAD of ``path``."""
+        """Headers, validators and the body of a GET or HEAD of ``target``."""
         if meta.type == "other":
-            raise HTTPError(403, "%r is not a regular file", path)
+            raise PermissionError(f"{target.name!r} is not a regular file")
         if meta.type == "directory":
-            raise HTTPError(400, "%r is a directory: list it with api/ls", path)
+            raise IsADirectoryError(f"{target.name!r} is a directory: list it with api/ls")
         self._set_validators(meta)
         if self._precondition_failed(meta):
-            raise HTTPError(412, "Precondition failed")
+            raise PreconditionFailed("The file does not match If-Match or If-Unmodified-Since")
         if self._not_modified(meta):
             self.set_status(304)
             self.finish()
             return
-        presigned = source.spec.presigned_reads
+        presigned = target.source.spec.presigned_reads
         if include_body and presigned is not None and meta.size >= presigned.min_size:
-            assert isinstance(source.backend, S3Backend)  # config.parse_presigned_reads
             self.set_header("Cache-Control", "no-store")  # the URL expires
-            self.redirect(await source.backend.presign(full, presigned.expires, meta), status=307)
+            location = await target.backend.presign(target.full, presigned.expires, meta)
+            self.redirect(location, status=307)
             return
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", meta.content_type)
@@ -122,8 +121,8 @@ class FileHandler(UploadingHandler):
             self.set_header("Content-Range", span.content_range(meta.size))
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            chunks = source.backend.read(
-                full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+            chunks = target.backend.read(
+                target.full, start, end, self.manager.settings.chunk_size, reader, meta.etag
             )
             async for chunk in chunks:
                 if self._write_buffer:  # the previous chunk leaves before the next is kept
@@ -192,9 +191,9 @@ class FileHandler(UploadingHandler):
 
     @authorized
     async def delete(self, path: str) -> None:
-        source, relpath, full = self.locate(path, write=True)
-        if not relpath:
+        target = self.locate(path, write=True)
+        if target.is_root:
             raise HTTPError(400, "Cannot delete the source root")
-        await source.backend.delete(full, self.bool_argument("recursive", False))
+        await target.backend.delete(target.full, self.bool_argument("recursive", False))
         self.set_status(204)
         self.finish()

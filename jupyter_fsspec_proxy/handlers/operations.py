@@ -7,9 +7,9 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
 
-from ..metadata import FileMeta, describe
+from ..metadata import FileMeta, entry_json
 from ..paths import is_within
-from ..sources import Source
+from ..sources import SourcePath
 from .base import ProxyHandler
 
 
@@ -21,23 +21,23 @@ class ListHandler(ProxyHandler):
 
     @authorized
     async def get(self, path: str) -> None:
-        source, _, full = self.locate(path)
+        listed = self.locate(path)
         detail = self.bool_argument("detail", True)
-        entries = await source.backend.ls(full, detail)
+        entries = await listed.backend.ls(listed.full, detail)
         if detail:
-            names = client_names(source, full, [entry["name"] for entry in entries])
-            result: list[Any] = list(map(describe, entries, names))
+            names = client_names(listed, [entry["name"] for entry in entries])
+            result: list[Any] = list(map(entry_json, entries, names))
         else:
-            result = client_names(source, full, entries)
+            result = client_names(listed, entries)
         self.write_json(result)
 
 
-def client_names(source: Source, listed: str, paths: list[str]) -> list[str]:
+def client_names(listed: SourcePath, paths: list[str]) -> list[str]:
     """The names clients know for the backend ``paths`` of a listing of ``listed``:
     the children's shared prefix is replaced once, not resolved for each entry."""
-    prefix = listed.rstrip("/") + "/"
-    relative = source.relative(listed)
-    named = f"{source.name}/{relative}/" if relative else f"{source.name}/"
+    source = listed.source
+    prefix = listed.full.rstrip("/") + "/"
+    named = listed.name + "/"
     return [
         named + path[len(prefix) :]
         if path.startswith(prefix)
@@ -51,9 +51,9 @@ class InfoHandler(ProxyHandler):
 
     @authorized
     async def get(self, path: str) -> None:
-        source, relpath, full = self.locate(path)
-        info = await source.backend.info(full)
-        self.write_json(FileMeta.from_info(info, f"{source.name}/{relpath}".rstrip("/")).as_json())
+        target = self.locate(path)
+        info = await target.backend.info(target.full)
+        self.write_json(FileMeta.from_info(info, target.name).as_json())
 
 
 class ExistsHandler(ProxyHandler):
@@ -61,8 +61,8 @@ class ExistsHandler(ProxyHandler):
 
     @authorized
     async def get(self, path: str) -> None:
-        source, _, full = self.locate(path)
-        self.write_json({"exists": await source.backend.exists(full)})
+        target = self.locate(path)
+        self.write_json({"exists": await target.backend.exists(target.full)})
 
 
 class MkdirHandler(ProxyHandler):
@@ -70,21 +70,20 @@ class MkdirHandler(ProxyHandler):
 
     @authorized
     async def post(self, path: str) -> None:
-        source, relpath, full = self.locate(path, write=True)
+        target = self.locate(path, write=True)
         parents = self.bool_argument("parents", True)
         exist_ok = self.bool_argument("exist_ok", True)
-        name = f"{source.name}/{relpath}".rstrip("/")
-        existing = await source.backend.meta(full, name)
+        existing = await target.backend.meta(target.full, target.name)
         if existing is not None and existing.type != "directory":
-            raise HTTPError(409, "%r exists and is not a directory", path)
+            raise FileExistsError(f"{path!r} exists and is not a directory")
         if existing is not None and not exist_ok:
-            raise HTTPError(409, "%r already exists", path)
+            raise FileExistsError(f"{path!r} already exists")
         if existing is not None or parents:  # also a directory only implied by its files:
             # made explicit, so that it stays when they are deleted
-            await source.backend.call("makedirs", full, exist_ok=True)
+            await target.backend.makedirs(target.full, exist_ok=True)
         else:
-            await source.backend.call("mkdir", full, create_parents=False)
-        self.write_json({"name": name, "type": "directory"}, status=201)
+            await target.backend.mkdir(target.full, create_parents=False)
+        self.write_json({"name": target.name, "type": "directory"}, status=201)
 
 
 class TransferHandler(ProxyHandler):
@@ -97,23 +96,24 @@ class TransferHandler(ProxyHandler):
 
     @authorized
     async def post(self, path: str) -> None:
-        source, relpath, full = self.locate(path, write=self.operation == "move")
+        origin = self.locate(path, write=self.operation == "move")
         body = self.json_body()
         destination, recursive = body.get("destination"), body.get("recursive", False)
         if not isinstance(destination, str) or not isinstance(recursive, bool):
             raise HTTPError(
                 400, "Body needs 'destination' (string) and optional 'recursive' (bool)"
             )
-        target, target_rel, target_full = self.locate(f"{source.name}/{destination}", write=True)
-        if not relpath or not target_rel:
+        target = self.locate(f"{origin.source.name}/{destination}", write=True)
+        if origin.is_root or target.is_root:
             raise HTTPError(400, "Cannot copy or move a source root")
-        if target_full == full:
+        if target.full == origin.full:
             raise HTTPError(409, "Source and destination are the same path")
-        if is_within(target_rel, relpath):
+        if is_within(target.relpath, origin.relpath):
             raise HTTPError(400, "Cannot %s %r into itself", self.operation, path)
-        transfer = getattr(source.backend, self.operation)
-        await transfer(full, target_full, recursive)
-        info = await source.backend.info(target_full)
-        self.write_json(
-            FileMeta.from_info(info, f"{source.name}/{target_rel}").as_json(), status=201
-        )
+        backend = origin.backend
+        if self.operation == "move":
+            await backend.move(origin.full, target.full, recursive)
+        else:
+            await backend.copy(origin.full, target.full, recursive)
+        info = await backend.info(target.full)
+        self.write_json(FileMeta.from_info(info, target.name).as_json(), status=201)

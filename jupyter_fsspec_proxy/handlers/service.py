@@ -33,7 +33,7 @@ class SourcesHandler(ProxyHandler):
 
     @authorized
     async def get(self) -> None:
-        self.write_json(self.manager.describe(self.caller))
+        self.write_json(self.manager.sources_for(self.caller))
 
 
 class XsrfHandler(ProxyHandler):
@@ -69,7 +69,7 @@ class _ReconfigureHandler(ProxyHandler):
             await change()
         except ConfigError as exc:
             raise HTTPError(400, "%s", str(exc)) from None
-        self.write_json(self.manager.describe(self.caller))
+        self.write_json(self.manager.sources_for(self.caller))
 
 
 class ReloadHandler(_ReconfigureHandler):

@@ -13,7 +13,7 @@ from tornado.web import HTTPError
 from ..access import Caller
 from ..errors import NoSuchSource, SignedUrlRefused
 from ..signing import Grant
-from ..sources import Source
+from ..sources import SourcePath
 from .base import ProxyHandler
 from .files import FileHandler
 
@@ -27,17 +27,16 @@ class SignHandler(ProxyHandler):
     @authorized("read")
     async def post(self, path: str) -> None:
         seconds = self._expiry(self.json_body())
-        source, relpath, full = self.locate(path)
-        if not relpath:
+        target = self.locate(path)
+        if target.is_root:
             raise HTTPError(400, "Cannot sign a source root: sign a file")
-        name = f"{source.name}/{relpath}"
-        info = await source.backend.call("info", full)
+        info = await target.backend.info(target.full)
         if info.get("type") == "directory":
-            raise HTTPError(400, "%r is a directory: sign a file", name)
+            raise IsADirectoryError(f"{target.name!r} is a directory: sign a file")
         if info.get("type") == "other":
-            raise HTTPError(403, "%r is not a regular file", name)
-        token, expires = self.manager.signer.sign(name, self.caller, seconds)
-        filename = quote(relpath.rpartition("/")[2])
+            raise PermissionError(f"{target.name!r} is not a regular file")
+        token, expires = self.manager.signer.sign(target.name, self.caller, seconds)
+        filename = quote(target.relpath.rpartition("/")[2])
         url = url_path_join(self.base_url, "fsspec-proxy", "signed", token, filename)
         self.write_json({"url": url, "expires": expires})
 
@@ -89,7 +88,7 @@ class SignedFileHandler(FileHandler):
     def named_in_url(self) -> list[str]:
         return []  # a token, not a path: a refused one is not worth recording
 
-    def locate(self, path: str, *, write: bool = False) -> tuple[Source, str, str]:
+    def locate(self, path: str, *, write: bool = False) -> SourcePath:
         """As for the signer now: a source they may no longer read, or one that is
         gone, refuses the URL (rather than answering 404 as for a missing file)."""
         try:

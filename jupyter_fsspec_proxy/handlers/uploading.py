@@ -11,7 +11,7 @@ from typing import Any
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import Upload
+from ..backends import Upload
 from ..conditions import WriteConditions
 from .base import ProxyHandler, http_status
 
@@ -34,15 +34,14 @@ class UploadingHandler(ProxyHandler):
         """Check everything that can be checked before accepting a single byte (the
         caller is authenticated and may write: ``prepare``), then the target; the
         upload, its conditions and the name clients know its target by."""
-        source, relpath, full = self.locate(path, write=True)
-        if not relpath:
+        target = self.locate(path, write=True)
+        if target.is_root:
             raise HTTPError(400, "Cannot write to the source root")
         headers = self.request.headers
         conditions = WriteConditions(headers.get("If-Match"), headers.get("If-None-Match"))
-        name = f"{source.name}/{relpath}"
         if conditions.any:  # fail early; checked again at commit
-            conditions.verify(await source.backend.meta(full, name))
-        return source.backend.start_upload(full), conditions, name
+            conditions.verify(await target.backend.meta(target.full, target.name))
+        return target.backend.start_upload(target.full, conditions), conditions, target.name
 
     def cut_off_when_idle(self, after: float | None = None) -> None:
         """Answer 408 (and keep nothing) once the client has sent nothing of the body

@@ -37,14 +37,14 @@ class UploadSessionHandler(UploadingHandler):
     def _find(self, path: str) -> UploadSession:
         """The caller's session named by ``?id=`` on ``path``, which the caller must
         still be allowed to write."""
-        source, relpath, full = self.locate(path, write=True)
+        target = self.locate(path, write=True)
         session_id = self.get_query_argument("id", None)
         if not session_id:
             raise HTTPError(400, "Query argument 'id' (the upload's id) is required")
         uploads = self.manager.uploads
-        session = uploads.find(session_id, self.caller, f"{source.name}/{relpath}")
+        session = uploads.find(session_id, self.caller, target.name)
         upload = session.upload
-        if upload.target != full or upload.backend.fs is not source.backend.fs:
+        if upload.target != target.full or upload.backend.fs is not target.backend.fs:
             uploads.abort(session)  # the source was reconfigured under it
             raise NoSuchUpload("The upload was cancelled: its source changed")
         return session
@@ -130,7 +130,7 @@ class UploadSessionHandler(UploadingHandler):
         self.manager.uploads.check_room(self.caller)
         upload, conditions, name = await self.start_upload(path)
         session = self.manager.uploads.open(self.caller, name, upload, conditions)
-        self.write_json(session.describe(), status=201)
+        self.write_json(session.as_json(), status=201)
 
     @authorized
     async def put(self, path: str) -> None:
@@ -139,14 +139,14 @@ class UploadSessionHandler(UploadingHandler):
             raise NoSuchUpload("The upload was cancelled")
         self.received_bytes = session.offset - self.piece_start
         if not self.last:
-            self.write_json(session.describe())
+            self.write_json(session.as_json())
             return
         self.manager.uploads.finish(session)
         await self.commit(session.upload, session.conditions, session.path)
 
     @authorized
     async def get(self, path: str) -> None:
-        self.write_json(self._find(path).describe())
+        self.write_json(self._find(path).as_json())
 
     @authorized
     async def delete(self, path: str) -> None:

@@ -1,16 +1,36 @@
-"""One table from HTTP statuses to Python exceptions."""
+"""The server's errors as Python exceptions: by the name the server gives (its
+``error`` field: the exception it raised), else by the HTTP status (an answer of
+a gateway, or an error of HTTP itself)."""
 
 from __future__ import annotations
 
 import json
 
-_EXCEPTION_FOR: dict[int, type[OSError] | type[ValueError]] = {
+#: The server's exception names (its own and Python's) and what the client raises.
+_EXCEPTION_NAMED: dict[str, type[Exception]] = {
+    "FileNotFoundError": FileNotFoundError,
+    "NoSuchSource": FileNotFoundError,
+    "NoSuchUpload": FileNotFoundError,
+    "PermissionError": PermissionError,
+    "SignedUrlRefused": PermissionError,
+    "PostedSourceRefused": PermissionError,
+    "FileExistsError": FileExistsError,
+    "PreconditionFailed": FileExistsError,  # create-only, or a version that changed
+    "IsADirectoryError": IsADirectoryError,
+    "NotADirectoryError": NotADirectoryError,
+    "ValueError": ValueError,
+    "RecursionError": ValueError,
+    "TimeoutError": TimeoutError,
+    "NotImplementedError": NotImplementedError,
+}
+_EXCEPTION_FOR: dict[int, type[Exception]] = {
     400: ValueError,
     401: PermissionError,
     403: PermissionError,
     404: FileNotFoundError,
     409: FileExistsError,
-    412: FileExistsError,  # the client's only precondition is If-None-Match: * (create)
+    412: FileExistsError,
+    504: TimeoutError,
 }
 
 
@@ -25,10 +45,11 @@ class ProxyError(OSError):
 def error_for(status: int, body: bytes, path: str = "") -> Exception:
     """The exception for an error answer, carrying the server's message."""
     try:
-        message = json.loads(body)["message"]
-    except (ValueError, KeyError, TypeError):
-        message = body.decode("utf-8", "replace")[:200] or f"HTTP {status}"
-    kind = _EXCEPTION_FOR.get(status)
+        answer = json.loads(body)
+        name, message = answer.get("error"), answer["message"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        name, message = None, body.decode("utf-8", "replace")[:200] or f"HTTP {status}"
+    kind = _EXCEPTION_NAMED.get(name) or _EXCEPTION_FOR.get(status)
     if kind is None:
         return ProxyError(status, message)
     if issubclass(kind, OSError) and path:

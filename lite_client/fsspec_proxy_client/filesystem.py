@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem
+from fsspec.caching import ReadAheadCache, register_cache
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from .operations import Operations, strip_protocol, upload_body
@@ -21,21 +24,36 @@ METHODS = (
 
 
 def _blocking(name: str) -> Callable[..., Any]:
+    """The method ``name`` that runs the operation ``<name>_op`` to its end, with the
+    operation's signature and docstring (as fsspec's ``sync_wrapper`` keeps them)."""
+    operation = getattr(Operations, name + "_op")
+
+    @functools.wraps(operation)
     def method(self: ProxyFileSystem, *args: Any, **kwargs: Any) -> Any:
-        return self.drive(getattr(self, name + "_op")(*args, **kwargs))
+        return self.drive(operation(self, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = getattr(Operations, name + "_op").__doc__
+    method.__signature__ = _returning_a_result(operation)  # type: ignore[attr-defined]
     return method
 
 
 def _awaitable(name: str) -> Callable[..., Any]:
+    """The coroutine ``_<name>`` that runs the operation ``<name>_op``, likewise."""
+    operation = getattr(Operations, name + "_op")
+
+    @functools.wraps(operation)
     async def method(self: AsyncProxyFileSystem, *args: Any, **kwargs: Any) -> Any:
-        return await self.adrive(getattr(self, name + "_op")(*args, **kwargs))
+        return await self.adrive(operation(self, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = "_" + name
-    method.__doc__ = getattr(Operations, name + "_op").__doc__
+    method.__signature__ = _returning_a_result(operation)  # type: ignore[attr-defined]
     return method
+
+
+def _returning_a_result(operation: Callable[..., Any]) -> inspect.Signature:
+    """An operation's signature, without its return type: the method returns what the
+    operation finally returns, not the operation."""
+    return inspect.signature(operation).replace(return_annotation=inspect.Signature.empty)
 
 
 class ProxyFileSystem(Operations, AbstractFileSystem):
@@ -86,6 +104,7 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
         if "x" in mode and self.exists(path):  # fail early; the upload is create-only too
             raise FileExistsError(f"{path!r} exists")
         size = block_size or "default"
+        kwargs.setdefault("cache_type", SequentialReadAhead.name)
         return ProxyFile(self, path, mode, size, autocommit, cache_options=cache_options, **kwargs)
 
 
@@ -115,6 +134,34 @@ class AsyncProxyFileSystem(Operations, AsyncFileSystem):
 
 for _name in METHODS:
     setattr(AsyncProxyFileSystem, "_" + _name, _awaitable(_name))
+
+
+class SequentialReadAhead(ReadAheadCache):
+    """fsspec's read-ahead, for a reader that goes on from where it stopped (one that
+    reads a file line by line); any other read is fetched as asked. Columnar readers
+    (pyarrow, zarr) jump from column chunk to column chunk, and a block read past
+    each one would fetch bytes that nobody wants."""
+
+    name = "proxy-readahead"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopped = 0  # where the previous read ended
+
+    def _fetch(self, start: int | None, end: int | None) -> bytes:
+        start = start or 0
+        end = self.size if end is None else min(end, self.size)
+        going_on, self._stopped = start == self._stopped, end
+        if going_on or (self.start <= start and end <= self.end) or start >= end:
+            return super()._fetch(start, end)
+        self.miss_count += 1
+        self.total_requested_bytes += end - start
+        self.cache, self.start = self.fetcher(start, end), start
+        self.end = start + len(self.cache)
+        return self.cache
+
+
+register_cache(SequentialReadAhead, clobber=True)
 
 
 class ProxyFile(AbstractBufferedFile):

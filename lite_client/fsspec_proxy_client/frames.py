@@ -19,8 +19,8 @@ def parse_frames(body: bytes, count: int, paths: list[str]) -> list[bytes | Exce
         index, size = header["index"], header["size"]
         start = newline + 1
         if "error" in header:
-            message = json.dumps({"message": header["message"]}).encode()
-            errors[index] = error_for(header["status"], message, paths[index])
+            answer = json.dumps({"error": header["error"], "message": header["message"]})
+            errors[index] = error_for(header["status"], answer.encode(), paths[index])
         else:
             chunks[index].append(view[start : start + size].tobytes())
         pos = start + size

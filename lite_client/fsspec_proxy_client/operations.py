@@ -1,9 +1,11 @@
-"""The proxy's operations, written once as generators free of I/O.
+"""The proxy's operations, written once as generators that do no network I/O.
 
 Each operation yields :class:`Request` objects and receives :class:`Response`
 objects; :meth:`Operations.drive` runs them over a blocking transport and
 :meth:`Operations.adrive` over an awaitable one, so the synchronous and the
-asynchronous filesystem share every line of protocol logic.
+asynchronous filesystem share every line of protocol logic. The operations that
+move a file between the proxy and this machine (``put_file``, ``get_file``, and
+copies between sources, which spool) read and write local files themselves.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The request seam: one small interface, one implementation per runtime.
 
-The standard library's ``http.client`` here; the browser's XHR in
-``transport_xhr*``. All of them depend on ``messages`` only, never on each other.
+The standard library's ``http.client`` here; the browser's ``fetch`` and XHR in
+``transport_xhr`` (blocking) and ``transport_xhr_async``, which builds on the XHR
+helpers of the former. None depends on this module, nor this one on them but
+through :func:`default_transport`.
 """
 
 from __future__ import annotations
