@@ -126,6 +126,15 @@ class FsspecProxy(ExtensionApp):
         user). Default: nobody in hub mode, ["*"] (whoever the server authenticates:
         its own user) elsewhere.""",
     )
+    replicated = Bool(
+        False,
+        config=True,
+        help="""This process is one of several replicas behind one balancer (say so
+        whenever it is). A config posted to api/config is then refused (409: it would
+        change this replica only; change the config file and reload or restart every
+        replica), and the start is refused without the signing key and cookie secret
+        that every replica must share (signing_key_file, ServerApp.cookie_secret_file).""",
+    )
     metrics_access = List(
         Unicode(),
         default_value=["admin"],
@@ -277,6 +286,12 @@ class FsspecProxy(ExtensionApp):
                 "write every source. Use it for development on this machine only.",
                 self.mode.upper(),
             )
+        unshared = self._unshared_secret()
+        if unshared:
+            self._refuse_to_start(
+                f"a replica (c.FsspecProxy.replicated) needs what all replicas share: {unshared}"
+            )
+            return
         try:
             self.manager.open_audit_log()
         except ConfigError as exc:
@@ -294,6 +309,17 @@ class FsspecProxy(ExtensionApp):
             self.manager.watch_config()
         if self.standalone:
             self._describe_standalone()
+
+    def _unshared_secret(self) -> str:
+        """The setting a replica lacks to sign and check what the others sign, if any."""
+        if not self.replicated:
+            return ""
+        if not (self.signing_key or self.signing_key_file):
+            return "c.FsspecProxy.signing_key_file"
+        server = self.serverapp.config.get("ServerApp", {})
+        if "cookie_secret" not in server and "cookie_secret_file" not in server:
+            return "c.ServerApp.cookie_secret_file"
+        return ""
 
     def _refuse_to_start(self, reason: str) -> None:
         """The standalone command stops, saying why; inside a shared server the proxy

@@ -1,4 +1,5 @@
-"""``jupyter fsspec-proxy hub``: the proxy as a JupyterHub-managed service.
+"""``jupyter fsspec-proxy hub``: the proxy as a JupyterHub service, started by the
+hub (managed) or by the operator, as one of several replicas (external).
 
 Authentication is JupyterHub's own (``jupyterhub.singleuser.extension``): the
 OAuth cookie for pages on the hub's origin, ``Authorization: token <hub API
@@ -8,19 +9,30 @@ token>`` for scripts and kernels; access needs the service's access scope
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.utils import url_path_join
 from jupyterhub.services.auth import HubOAuth
-from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from jupyterhub.singleuser.extension import (
+    JupyterHubAuthorizer,
+    JupyterHubIdentityProvider,
+    JupyterHubOAuthCallbackHandler,
+)
+from jupyterhub.utils import get_browser_protocol
 from traitlets import Integer, TraitError, default, validate
 
 from .auth import AUTH_RESOURCE
 
 #: Whether the request being identified changes something: then the hub is asked anew.
 _WRITING: ContextVar[bool] = ContextVar("writing", default=False)
+#: The longest page address a login's carried state keeps (the rest of it is small).
+MAX_CARRIED_URL = 2048
 
 
 class ServiceHubAuth(HubOAuth):
@@ -55,13 +67,66 @@ class ServiceHubAuth(HubOAuth):
             raise TraitError("cache_max_age must be at least 1 (0 would keep answers forever)")
         return proposal.value
 
+    def set_state_cookie(self, handler: Any, next_url: str | None = None, **extra: Any) -> str:
+        """JupyterHub keeps a login's state (where to go next, the PKCE verifier) in
+        the memory of the process that started it; it is also put in a cookie, signed
+        with the cookie secret that replicas share, so that whichever replica the hub
+        sends the browser back to can finish the login."""
+        state_id = super().set_state_cookie(handler, next_url=next_url, **extra)
+        state = dict(self._oauth_states[state_id])
+        if len(state.get("next_url") or "") > MAX_CARRIED_URL:
+            del state["next_url"]  # a cookie holds 4 KiB: the login ends at the service's root
+        handler.set_secure_cookie(
+            self._carried_state_cookie(state_id),
+            json.dumps(state),
+            path=self.cookie_path,
+            httponly=True,
+            max_age=self.oauth_state_max_age,
+            secure=self.cookie_host_prefix_enabled
+            or get_browser_protocol(handler.request) == "https",
+        )
+        return state_id
+
+    def restore_state(self, handler: Any) -> None:
+        """The state of a login that another replica (or this one before a restart)
+        started, from its signed cookie, unless this process holds it."""
+        state_id = handler.get_argument("state", "")
+        if not state_id or self._decode_state(state_id):
+            return
+        carried = handler.get_secure_cookie(
+            self._carried_state_cookie(state_id),
+            max_age_days=self.oauth_state_max_age / 86400,
+        )
+        if carried:
+            self._oauth_states[state_id] = json.loads(carried)
+
+    def _carried_state_cookie(self, state_id: str) -> str:
+        # Starts like the state cookie, so JupyterHub clears it with that one.
+        digest = hashlib.sha256(state_id.encode()).hexdigest()[:16]
+        return f"{self.state_cookie_name}-carried-{digest}"
+
+
+class OAuthCallbackHandler(JupyterHubOAuthCallbackHandler):
+    """JupyterHub's OAuth callback, for a login that any replica may have started."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        self.hub_auth.restore_state(self)
+        await super().get()
+
 
 class HubIdentityProvider(JupyterHubIdentityProvider):
-    """JupyterHub's identity provider with :class:`ServiceHubAuth`."""
+    """JupyterHub's identity provider with :class:`ServiceHubAuth` and its callback."""
 
     @default("hub_auth")
     def _default_hub_auth(self) -> HubOAuth:
         return ServiceHubAuth(parent=self)
+
+    def get_handlers(self) -> list[tuple[Any, ...]]:
+        return [
+            (path, OAuthCallbackHandler if path == "/oauth_callback" else handler, *rest)
+            for path, handler, *rest in super().get_handlers()
+        ]
 
 
 class HubProxyAuthorizer(JupyterHubAuthorizer):
@@ -84,19 +149,33 @@ SERVER_CONFIG = {
 
 
 def hub_flags(args: list[str], has_option: Any) -> list[str]:
-    """Where the hub said the service lives: its URL and prefix, unless given."""
-    if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+    """Who the service is and where it lives, from the environment: what the hub
+    tells a service it starts, or, for an external one, what follows from its name
+    (``JUPYTERHUB_SERVICE_NAME``): the OAuth client ``service-<name>`` and the prefix
+    ``<hub base URL>services/<name>/``, JupyterHub's own defaults for a service. The
+    address to listen on comes from ``--ip``/``--port``, else from
+    ``JUPYTERHUB_SERVICE_URL``, which only a managed service is given."""
+    environ = os.environ
+    name = environ.get("JUPYTERHUB_SERVICE_NAME", "")
+    if not environ.get("JUPYTERHUB_API_TOKEN") or not (environ.get("JUPYTERHUB_CLIENT_ID") or name):
         raise SystemExit(
-            "jupyter fsspec-proxy hub: no JUPYTERHUB_API_TOKEN; run it as a service "
-            "that JupyterHub starts (c.JupyterHub.services, with a 'command')"
+            "jupyter fsspec-proxy hub: no JUPYTERHUB_API_TOKEN or JUPYTERHUB_SERVICE_NAME; "
+            "run it as a service that JupyterHub starts (c.JupyterHub.services, with a "
+            "'command'), or as an external one with JUPYTERHUB_API_TOKEN (the service's "
+            "api_token), JUPYTERHUB_API_URL and JUPYTERHUB_SERVICE_NAME set (docs/scale-out.md)"
         )
     flags = []
-    url = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", ""))
+    url = urlsplit(environ.get("JUPYTERHUB_SERVICE_URL", ""))
     if url.hostname and has_option(args, "ip") is None:
         flags.append(f"--ServerApp.ip={url.hostname}")
     if url.port and has_option(args, "port") is None:
         flags.append(f"--ServerApp.port={url.port}")
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    if prefix and has_option(args, "base_url") is None:
+    prefix = environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not prefix:  # HubAuth reads the variable at import: tell it as the server is told
+        prefix = url_path_join(environ.get("JUPYTERHUB_BASE_URL") or "/", "services", name, "")
+        flags.append(f"--HubAuth.base_url={prefix}")
+    if has_option(args, "base_url") is None:
         flags.append(f"--ServerApp.base_url={prefix}")
+    if not environ.get("JUPYTERHUB_CLIENT_ID"):
+        flags.append(f"--HubOAuth.oauth_client_id=service-{name}")
     return flags

@@ -35,6 +35,7 @@ class Settings:
     config_file: str = ""
     sources: tuple[dict[str, Any], ...] = ()
     allow_reload: bool = False
+    replicated: bool = False
     config_admins: tuple[str, ...] = ("*",)
     metrics_access: tuple[str, ...] = ("admin",)
     posted_source_roots: tuple[str, ...] = ()

@@ -22,15 +22,17 @@ def access_log(listen: int, workdir: Path) -> Path:
     return workdir / f"nginx-{listen}-access.log"
 
 
-def render(listen: int, replicas: list[int], workdir: Path) -> str:
-    """The documented configuration, on these ports, with its files under ``workdir``."""
-    text = DOCUMENTED.read_text()
+def render(listen: int, replicas: list[int], workdir: Path, documented: Path = DOCUMENTED) -> str:
+    """A documented configuration, on these ports, with its files under ``workdir``."""
+    text = documented.read_text()
     text = re.sub(r"^\s*server 127\.0\.0\.1:8002.*\n", "", text, flags=re.MULTILINE)
     text = REPLICA.sub(
         lambda m: "\n".join(f"{m[1]}server 127.0.0.1:{port}{m[2]}" for port in replicas), text
     )
-    text = text.replace("listen 127.0.0.1:8000", f"listen 127.0.0.1:{listen}")
-    text = text.replace("/var/log/nginx/fsspec-proxy.log", str(access_log(listen, workdir)))
+    text = re.sub(r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen};", text)
+    text = re.sub(
+        r"access_log /var/log/nginx/\S+", f"access_log {access_log(listen, workdir)}", text
+    )
     temp = "".join(
         f"    {kind}_temp_path {workdir}/nginx-{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -39,11 +41,14 @@ def render(listen: int, replicas: list[int], workdir: Path) -> str:
 
 
 @contextmanager
-def balancer(listen: int, replicas: list[int], workdir: Path) -> Iterator[Path]:
-    """Run nginx on ``listen`` in front of ``replicas``; yields its access log."""
+def balancer(
+    listen: int, replicas: list[int], workdir: Path, documented: Path = DOCUMENTED
+) -> Iterator[Path]:
+    """Run nginx on ``listen`` in front of ``replicas``, configured as ``documented``
+    says; yields its access log."""
     name = f"nginx-{listen}"
     config = workdir / f"{name}.conf"
-    config.write_text(render(listen, replicas, workdir))
+    config.write_text(render(listen, replicas, workdir, documented))
     user = "user root; " if os.geteuid() == 0 else ""  # else workers drop to nobody
     directives = f"daemon off; {user}pid {workdir}/{name}.pid; error_log {workdir}/{name}.err;"
     command = [NGINX, "-c", str(config), "-p", str(workdir), "-g", directives]

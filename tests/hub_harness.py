@@ -1,10 +1,12 @@
 """A real JupyterHub (from PyPI, with configurable-http-proxy from npm) that runs the
-proxy as a managed service: dummy authenticator with a password, no user servers."""
+proxy as a managed service, or knows it as an external one that the test starts:
+dummy authenticator with a password, no user servers."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import psutil
 from processes import free_port, stop, wait_for_port
+from traitlets.config import Config, PyFileConfigLoader
 
 CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "hub-test-password"
@@ -43,12 +46,17 @@ c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = {users!r}
 c.JupyterHub.load_groups = {groups!r}
 service = c.JupyterHub.services[0]
-service["url"] = "http://127.0.0.1:{service_port}"
-service["command"] = [
-    *(arg for arg in service["command"] if not arg.startswith("--FsspecProxy.audit_log")),
-    *{options!r},
-]
-service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}
+documented_url, service["url"] = service["url"], "http://127.0.0.1:{service_port}"
+kernels = c.Spawner.environment
+kernels["FSSPEC_PROXY_ENDPOINT_URL"] = kernels["FSSPEC_PROXY_ENDPOINT_URL"].replace(
+    documented_url, service["url"]
+)
+if "command" in service:  # managed: the hub starts it (an external one, the test)
+    service["command"] = [
+        *(arg for arg in service["command"] if not arg.startswith("--FsspecProxy.audit_log")),
+        *{options!r},
+    ]
+    service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}
 c.Authenticator.admin_users = {admins!r}
 c.JupyterHub.services.append({{"name": "tester", "api_token": {admin_token!r}}})
 c.JupyterHub.load_roles.append(
@@ -65,16 +73,41 @@ c.JupyterHub.load_roles.append(
 
 
 @dataclass
+class External:
+    """A service that the hub does not start: its documented hub config, where the
+    hub sends its requests, and what the hub's environment holds for it."""
+
+    documented: Path
+    service_port: int
+    environment: dict[str, str]
+
+
+@dataclass
 class Hub:
     url: str
     service_port: int
     log: Path
+    api_url: str = ""  # the hub's own API, as services reach it
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def proxy_url(self) -> str:
         """The proxy's address for clients: through the hub, under the service prefix."""
         return f"{self.url}/services/{SERVICE}/fsspec-proxy/"
+
+    @property
+    def direct_url(self) -> str:
+        """The same at the service's own URL (c.JupyterHub.services' url), as kernels
+        reach it without the hub's proxy."""
+        return f"http://127.0.0.1:{self.service_port}/services/{SERVICE}/fsspec-proxy/"
+
+    def configuration(self) -> Config:
+        """The config the hub runs: the documented file with this machine's ports."""
+        return PyFileConfigLoader("jupyterhub_config.py", str(self.log.parent)).load_config()
+
+    def wait_for_service(self, timeout: float = 60) -> None:
+        """Until the hub's proxy routes to the service and the service answers."""
+        _wait_for_routes([f"{self.proxy_url}api"], None, timeout)
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
@@ -108,10 +141,13 @@ def jupyterhub(
     users: dict[str, list[str]],
     options: list[str],
     admins: frozenset[str] = frozenset(),
+    external: External | None = None,
 ) -> Iterator[Hub]:
     """A hub on 127.0.0.1 with ``users`` (name -> groups, ``admins`` among them) and
-    the proxy as a service."""
-    port, service_port = free_port(), free_port()
+    the proxy as a service: managed, or ``external`` (then the caller starts it and
+    waits for it with ``Hub.wait_for_service``)."""
+    port, hub_port = free_port(), free_port()
+    service_port = external.service_port if external else free_port()
     groups: dict[str, dict] = {}
     for user, names in users.items():
         for group in names:
@@ -119,7 +155,7 @@ def jupyterhub(
     (home / "jupyterhub_config.py").write_text(
         CONFIG.format(
             port=port,
-            hub_port=free_port(),
+            hub_port=hub_port,
             proxy_api_port=free_port(),
             chp=str(CHP),
             home=home,
@@ -129,7 +165,7 @@ def jupyterhub(
             service_port=service_port,
             options=options,
             config=str(config),
-            documented=str(DOCUMENTED),
+            documented=str(external.documented if external else DOCUMENTED),
             admin_token=ADMIN_TOKEN,
             service_token=SERVICE_TOKEN,
             admins=set(admins),
@@ -137,14 +173,23 @@ def jupyterhub(
     )
     log = home / "jupyterhub.log"
     command = [sys.executable, "-m", "jupyterhub", "-f", str(home / "jupyterhub_config.py")]
+    env = {**os.environ, **(external.environment if external else {})}
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=home, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=home, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         try:
             wait_for_port(port, process, "jupyterhub", timeout=90)
-            wait_for_port(service_port, process, "the fsspec-proxy service", timeout=90)
-            hub = Hub(f"http://127.0.0.1:{port}", service_port, log)
-            _wait_for_routes(hub, process)
+            hub = Hub(
+                f"http://127.0.0.1:{port}",
+                service_port,
+                log,
+                f"http://127.0.0.1:{hub_port}/hub/api",
+            )
+            routes = [f"{hub.url}/hub/api/"]
+            if not external:
+                wait_for_port(service_port, process, "the fsspec-proxy service", timeout=90)
+                routes.append(f"{hub.proxy_url}api")
+            _wait_for_routes(routes, process)
         except RuntimeError as error:
             raise RuntimeError(f"{error}: {log.read_text()[-3000:]}") from None
         yield hub
@@ -156,10 +201,12 @@ def jupyterhub(
                 child.kill()
 
 
-def _wait_for_routes(hub: Hub, process: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_for_routes(
+    urls: list[str], process: subprocess.Popen | None, timeout: float = 60
+) -> None:
     """Until the hub's proxy routes to the hub and the service (added after start)."""
     deadline = time.monotonic() + timeout
-    for url in (f"{hub.url}/hub/api/", f"{hub.proxy_url}api"):
+    for url in urls:
         while True:
             try:
                 urllib.request.urlopen(url, timeout=5).close()
@@ -169,6 +216,6 @@ def _wait_for_routes(hub: Hub, process: subprocess.Popen, timeout: float = 60) -
                     break
             except OSError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
+            if (process and process.poll() is not None) or time.monotonic() > deadline:
                 raise RuntimeError(f"{url} is not routed")
             time.sleep(0.2)

@@ -313,7 +313,9 @@ def test_main_thread_xhr_bodies_decode_exactly():
 class Misbehaving(BaseHTTPRequestHandler):
     """A server that answers GETs with 206 for other bytes than asked, closes kept-alive
     connections after each answer without saying so, drops (reads, then closes
-    without an answer) the first request for each path with "drop" in it, and
+    without an answer) the first request for each path with "drop" in it, answers
+    the first for a path with "gateway" in it as nginx does when its replica died
+    (502, HTML), one with "backend-down" as the proxy does (502, JSON), and
     redirects a path with "moved" in it to another origin (``localhost``)."""
 
     protocol_version = "HTTP/1.1"
@@ -331,6 +333,16 @@ class Misbehaving(BaseHTTPRequestHandler):
             self.dropped.add(self.path)
             self.close_connection = True
             return
+        if "gateway" in self.path and self.path not in self.dropped:
+            self.dropped.add(self.path)
+            status, body, headers = (
+                502,
+                b"<html>502 Bad Gateway</html>",
+                {"Content-Type": "text/html"},
+            )
+        if "backend-down" in self.path:
+            status, headers = 502, {"Content-Type": "application/json"}
+            body = b'{"message": "The backend is unreachable", "reason": "Bad Gateway"}'
         self.send_response(status)
         for name, value in {**headers, "Content-Length": str(len(body))}.items():
             self.send_header(name, value)
@@ -385,6 +397,20 @@ def test_only_idempotent_requests_are_sent_again_after_a_drop(misbehaving, monke
     with pytest.raises(ConnectionError):
         misbehaving.mv("S/drop-move", "S/b.bin")  # the server may have moved it: never twice
     assert Misbehaving.seen.count("POST") == 1
+
+
+def test_a_gateways_502_is_sent_again_once_and_the_proxys_own_is_not(misbehaving, monkeypatch):
+    """nginx or the hub's proxy answers 502 itself when the replica that had the
+    request died; the proxy's own 502 (JSON) is an answer."""
+    monkeypatch.setattr(Misbehaving, "close_after_answer", False)
+    assert misbehaving.cat_file("S/gateway.bin", start=0, end=4) == b"WXYZ"  # sent again
+    misbehaving.pipe_file("S/gateway-put", b"x")  # a PUT of bytes in memory: sent again
+    assert Misbehaving.seen == ["GET", "GET", "PUT", "PUT"]
+    with pytest.raises(ProxyError, match="502"):
+        misbehaving.mv("S/gateway-move", "S/b.bin")  # the replica may have moved it
+    with pytest.raises(ProxyError, match="backend is unreachable"):
+        misbehaving.cat_file("S/backend-down.bin", start=0, end=4)
+    assert Misbehaving.seen == ["GET", "GET", "PUT", "PUT", "POST", "GET"]
 
 
 def test_redirects_to_another_origin_are_followed_without_the_token(misbehaving):

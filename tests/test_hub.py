@@ -254,6 +254,42 @@ def test_a_kernel_needs_only_the_hub_environment(hub, monkeypatch):
         ProxyFileSystem(skip_instance_cache=True).sources()
 
 
+def test_kernels_reach_the_service_at_its_own_url_under_the_same_rules(hub, monkeypatch):
+    """The documented c.Spawner.environment gives kernels the service's own URL, not
+    the hub's proxy; the service still asks the hub about each token, and the access
+    rules are those of any other path."""
+    kernels = hub.configuration().Spawner.environment
+    assert kernels["FSSPEC_PROXY_ENDPOINT_URL"] == hub.direct_url
+    assert not hub.direct_url.startswith(hub.url)  # not through configurable-http-proxy
+    monkeypatch.setenv("FSSPEC_PROXY_ENDPOINT_URL", hub.direct_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.token_for("alice", SERVER_TOKEN_SCOPES))
+    monkeypatch.delenv("FSSPEC_PROXY_TOKEN", raising=False)
+    alice = ProxyFileSystem(skip_instance_cache=True)  # what a kernel gets
+    alice.pipe_file("Team/direct.txt", b"no hop")
+    assert alice.cat_file("Team/direct.txt") == b"no hop"
+    direct = {
+        user: ProxyFileSystem(
+            endpoint_url=hub.direct_url,
+            token=hub.token_for(user, SERVER_TOKEN_SCOPES),
+            skip_instance_cache=True,
+        )
+        for user in ("bob", "carol")
+    }
+    assert {s["name"] for s in direct["bob"].sources()} == {"Home", "Everyone"}
+    with pytest.raises(FileNotFoundError):
+        direct["bob"].cat_file("Team/direct.txt")  # hidden, as through the hub
+    assert direct["carol"].cat_file("Team/direct.txt") == b"no hop"
+    with pytest.raises(PermissionError):
+        direct["carol"].pipe_file("Team/direct.txt", b"carol may only read")
+    without = [scope for scope in SERVER_TOKEN_SCOPES if "services" not in scope]
+    for token in (hub.token_for("alice", without), "not-a-hub-token"):
+        with pytest.raises(PermissionError):
+            ProxyFileSystem(endpoint_url=hub.direct_url, token=token, skip_instance_cache=True).ls(
+                "Team"
+            )
+    assert alice.cat_file("Team/direct.txt") == b"no hop"
+
+
 async def login(browser, hub: Hub, user: str):
     page = await browser.context.new_page()
     await page.goto(f"{hub.url}/hub/login")

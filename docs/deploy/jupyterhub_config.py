@@ -2,10 +2,12 @@
 # The service process holds the config and its secrets; users' servers get none.
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 
+SERVICE_URL = "http://127.0.0.1:10101"  # where the service listens
+
 c.JupyterHub.services = [
     {
         "name": "fsspec-proxy",
-        "url": "http://127.0.0.1:10101",
+        "url": SERVICE_URL,
         "command": [
             "jupyter",
             "fsspec-proxy",
@@ -23,8 +25,10 @@ c.JupyterHub.load_roles = [
 ]
 
 # Kernels in users' servers: where the proxy is, and a server token that may use it.
+# The service's own URL (users' servers on this machine reach it) spares them the
+# hub's proxy; see docs/jupyterhub.md for when to give the hub's public URL instead.
 c.Spawner.environment = {
-    "FSSPEC_PROXY_ENDPOINT_URL": "https://hub.example.org/services/fsspec-proxy/fsspec-proxy/",
+    "FSSPEC_PROXY_ENDPOINT_URL": f"{SERVICE_URL}/services/fsspec-proxy/fsspec-proxy/",
 }
 c.Spawner.server_token_scopes = [
     "users:activity!user",

@@ -86,7 +86,17 @@ class ConfigHandler(_ReconfigureHandler):
 
     @authorized
     async def put(self) -> None:
-        await self.apply(lambda: self.manager.apply_posted(self.body, self.caller))
+        await self.apply(self._replace)
+
+    async def _replace(self) -> None:
+        if self.manager.settings.replicated:
+            raise HTTPError(
+                409,
+                "This proxy is one of several replicas (c.FsspecProxy.replicated): a posted "
+                "config would change this one only. Change the config file, then reload "
+                "(api/reload) or restart each replica",
+            )
+        await self.manager.apply_posted(self.body, self.caller)
 
 
 class OpenAPIHandler(ProxyHandler):

@@ -28,6 +28,9 @@ _INTERIM = re.compile(rb"HTTP/1\.[01] 100 ")
 MAX_REDIRECTS = 5
 #: Headers that never go to another origin.
 CREDENTIALS = ("authorization", "cookie", "x-xsrftoken")
+#: What a balancer or the hub's proxy answers when the server it chose went away
+#: with the request (the proxy's own errors are JSON).
+GATEWAY_LOST = (502, 503)
 
 
 class Transport(Protocol):
@@ -119,8 +122,18 @@ class HTTPTransport:
                     raise
                 continue
             names = {name.lower(): value for name, value in response.getheaders()}
+            if attempt == 1 and may_replay and _lost_by_gateway(response.status, names):
+                continue  # a replica died with it: the balancer sends it to another
             return Response(response.status, data, names)
         raise AssertionError("unreachable")
+
+
+def _lost_by_gateway(status: int, headers: dict[str, str]) -> bool:
+    """A 502 or 503 that the proxy did not write: the request may not have reached
+    a server that still runs, as when a kept-alive connection drops."""
+    return status in GATEWAY_LOST and not headers.get("content-type", "").startswith(
+        "application/json"
+    )
 
 
 def _exchange(
