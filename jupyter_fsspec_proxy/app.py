@@ -134,6 +134,36 @@ class FsspecProxy(ExtensionApp):
     backend_timeout = Float(
         60.0, config=True, help="Seconds one backend call may take before a 504."
     )
+    upload_session_timeout = Float(
+        300.0,
+        config=True,
+        help="""Seconds an upload session (api/uploads) may wait for its next piece
+        before it is aborted and its staged bytes removed; also the time one piece
+        may take to arrive.""",
+    )
+    max_upload_sessions = Int(
+        64, config=True, help="Upload sessions open at once on this server (503 beyond)."
+    )
+    max_upload_sessions_per_user = Int(
+        8, config=True, help="Upload sessions one user may have open at once (429 beyond)."
+    )
+    signing_key = Unicode(
+        "",
+        config=True,
+        help="""The key (at least 16 bytes) that signs the URLs of api/sign; replicas
+        behind one balancer need the same. Prefer signing_key_file: Jupyter's --debug
+        log prints traits. Empty (and no file): a random key per process, so signed
+        URLs stop working when the process ends and work on no other replica.""",
+    )
+    signing_key_file = Unicode(
+        "", config=True, help="A file holding the signing key (see signing_key)."
+    )
+    signed_url_expiry = Float(
+        300.0, config=True, help="Seconds a signed URL works when api/sign is not told."
+    )
+    max_signed_url_expiry = Float(
+        3600.0, config=True, help="The longest a signed URL may work, in seconds (400 beyond)."
+    )
 
     posted_source_roots = List(
         Unicode(),

@@ -28,12 +28,50 @@ class PayloadTooLarge(ValueError):
     """A request body over its limit: 413."""
 
 
+class NoSuchUpload(LookupError):
+    """No upload session of that id for this caller and path (or it expired): 404."""
+
+
+class OffsetMismatch(Exception):
+    """A piece of an upload sent at another offset than the session's: 409, with the
+    session's ``offset`` (where the client resumes)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class RetryLater(Exception):
+    """A limit is reached for now; ``retry_after`` seconds should free room."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyUploads(RetryLater):
+    """The caller has as many open upload sessions as allowed: 429."""
+
+
+class UploadsFull(RetryLater):
+    """The server has as many open upload sessions as allowed: 503."""
+
+
+class SignedUrlRefused(PermissionError):
+    """A signed URL that is expired, forged, or whose signer may no longer read: 403."""
+
+
 # Checked in order: subclasses before their bases.
 _STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (NoSuchSource, 404),
     (SourceUnavailable, 503),
     (PreconditionFailed, 412),
     (PayloadTooLarge, 413),
+    (NoSuchUpload, 404),
+    (OffsetMismatch, 409),
+    (TooManyUploads, 429),
+    (UploadsFull, 503),
+    (SignedUrlRefused, 403),
     (FileNotFoundError, 404),
     (PermissionError, 403),
     (FileExistsError, 409),

@@ -17,7 +17,9 @@ from .audit import AuditLog
 from .config import DEFAULT_CONFIG, ConfigError, SourceSpec, load_file, merge, parse_sources
 from .errors import NoSuchSource, SourceUnavailable
 from .posted import check_posted, parse_posted
+from .signing import UrlSigner, signing_key
 from .sources import Source, SourceRegistry
+from .upload_sessions import UploadSessions
 
 SETTINGS_KEY = "fsspec_proxy_manager"
 UNSECURED_MODES = ("dev", "private")  # no auth, any origin, loopback only
@@ -42,6 +44,13 @@ class Settings:
     backend_timeout: float = 60.0
     audit_log: str = ""
     shared_token_user: str = ""
+    upload_session_timeout: float = 300.0
+    max_upload_sessions: int = 64
+    max_upload_sessions_per_user: int = 8
+    signing_key: str = ""
+    signing_key_file: str = ""
+    signed_url_expiry: float = 300.0
+    max_signed_url_expiry: float = 3600.0
 
 
 class ProxyManager(LoggingConfigurable):
@@ -61,6 +70,13 @@ class ProxyManager(LoggingConfigurable):
         self.audit = AuditLog(self.settings.audit_log)
         #: who a server's own token or password stands for (it names no one)
         self.shared_token_caller = Caller(self.settings.shared_token_user or getpass.getuser())
+        self.uploads = UploadSessions(
+            self.settings.upload_session_timeout,
+            self.settings.max_upload_sessions,
+            self.settings.max_upload_sessions_per_user,
+        )
+        #: until load() reads the configured key: a random one
+        self.signer = UrlSigner(signing_key("", ""))
         self._watcher: PeriodicCallback | None = None
 
     # -- sources -----------------------------------------------------------------
@@ -113,8 +129,11 @@ class ProxyManager(LoggingConfigurable):
         return merge(load_file(path) if path else [], self._trait_specs())
 
     def load(self) -> None:
-        """Build the sources at start; raises ConfigError."""
+        """Build the sources and read the signing key at start; raises ConfigError."""
         self.registry.replace(self._file_specs())
+        self.signer = UrlSigner(
+            signing_key(self.settings.signing_key, self.settings.signing_key_file)
+        )
 
     async def reload(self) -> None:
         """Re-read the config file and replace the sources; raises ConfigError."""
@@ -156,6 +175,7 @@ class ProxyManager(LoggingConfigurable):
     async def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        self.uploads.close()
         await self.registry.close()
         self.audit.close()
 

@@ -10,6 +10,8 @@ import asyncio
 import threading
 import time
 import tracemalloc
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -161,6 +163,36 @@ async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
         await afs._info("Local/async/a.bin")
     await afs._rm("Local/async", recursive=True)
     assert not await afs._exists("Local/async")
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_a_signed_url_reads_without_a_token_until_it_expires(remote, source):
+    def scenario():
+        remote.pipe_file(f"{source}/signed.csv", b"x,y\n1,2\n")
+        url = remote.sign(f"proxy://{source}/signed.csv")
+        assert url.startswith(f"{remote.endpoint_url}signed/") and url.endswith("/signed.csv")
+        with urllib.request.urlopen(url, timeout=30) as answer:  # no token, no cookie
+            assert answer.read() == b"x,y\n1,2\n"
+        short = remote.sign(f"{source}/signed.csv", expiration=1)
+        signed_by = time.time()  # the URL's expiry is at most 2 s after this
+        while time.time() < signed_by + 2:
+            time.sleep(0.1)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(short, timeout=30)
+        assert refused.value.code == 403
+        with pytest.raises(ValueError, match="expires"):
+            remote.sign(f"{source}/signed.csv", expiration=10**9)
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_the_asynchronous_filesystem_signs_too(jp_serverapp, proxy_url):
+    token = jp_serverapp.identity_provider.token
+    afs = AsyncProxyFileSystem(endpoint_url=proxy_url, token=token, skip_instance_cache=True)
+    await afs._pipe_file("Scratch/async-signed.txt", b"signed")
+    url = await afs._sign("Scratch/async-signed.txt", expiration=60)
+    answer = await asyncio.to_thread(urllib.request.urlopen, url, timeout=30)
+    assert answer.read() == b"signed"
 
 
 class Progress(Callback):

@@ -17,7 +17,9 @@ from .service import (
     SourcesHandler,
     XsrfHandler,
 )
+from .signed import SignedFileHandler, SignHandler
 from .site import AppFileHandler, SiteHandler
+from .uploads import UploadSessionHandler
 from .webapp import WEBAPP, AppConfigHandler, AppHandler
 
 PREFIX = "fsspec-proxy"
@@ -44,6 +46,9 @@ def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
         (f"{PREFIX}/api/mkdir/{PATH}", MkdirHandler),
         (f"{PREFIX}/api/copy/{PATH}", TransferHandler, {"operation": "copy"}),
         (f"{PREFIX}/api/move/{PATH}", TransferHandler, {"operation": "move"}),
+        (f"{PREFIX}/api/uploads/{PATH}", UploadSessionHandler),
+        (f"{PREFIX}/api/sign/{PATH}", SignHandler),
+        (f"{PREFIX}/signed/([^/]+)(?:/[^/]*)?", SignedFileHandler),
         (f"{PREFIX}/client/all.json", PipliteIndexHandler),
         (f"{PREFIX}/client/simple/", SimpleIndexHandler),
         (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),

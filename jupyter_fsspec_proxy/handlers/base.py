@@ -22,7 +22,7 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..access import Caller
 from ..auth import AUTH_RESOURCE
-from ..errors import PayloadTooLarge, SourceError, known_status, scrub
+from ..errors import PayloadTooLarge, RetryLater, SourceError, known_status, scrub
 from ..manager import SETTINGS_KEY, ProxyManager
 from ..paths import clean_relpath, split_source
 from ..sources import Source
@@ -72,6 +72,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
     #: The action a request with a body needs before its body is read.
     body_action: str | None = None
+    #: A route whose requests need no Jupyter login (signed URLs carry their own proof).
+    public = False
 
     @property
     def manager(self) -> ProxyManager:
@@ -210,6 +212,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_cors_headers()  # cleared with the rest by send_error; allowed origins read errors
+        if isinstance(exc, RetryLater):
+            self.set_header("Retry-After", str(exc.retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.error_body(exc, status_code)))
 
@@ -217,7 +221,11 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
         reason = responses.get(status_code, "Error")
         error, message = reason.replace(" ", "").replace("-", ""), reason
-        if status_code == 403 and not getattr(self, "_jupyter_current_user", None):
+        if (
+            status_code == 403
+            and not self.public
+            and not getattr(self, "_jupyter_current_user", None)
+        ):
             message = NOT_AUTHENTICATED
         elif isinstance(exc, SourceError):
             error, message = exc.error, exc.message
@@ -292,6 +300,11 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             )
         super().on_finish()
 
+    @property
+    def audited_user(self) -> str | None:
+        """Who the audit record names: the caller, None for no login."""
+        return self.caller.name if getattr(self, "_jupyter_current_user", None) else None
+
     def _audit(self) -> None:
         request = self.request
         route = request.path[len(url_path_join(self.base_url, "fsspec-proxy/")) :]
@@ -299,9 +312,8 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         if kind == "api":  # api/ls, api/copy, ...
             kind = f"api/{rest.partition('/')[0]}"
         source, _, path = self._audit_path.partition("/")
-        user = getattr(self, "_jupyter_current_user", None)
         self.manager.audit.record(
-            user=self.caller.name if user else None,
+            user=self.audited_user,
             source=source,
             path=path,
             operation=f"{request.method} {kind}",

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import email.utils
-import sys
-from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado.httputil import format_timestamp
 from tornado.web import HTTPError, stream_request_body
 
-from ..backend import S3Backend, Upload
-from ..conditions import WriteConditions, etag_matches
+from ..backend import S3Backend
+from ..conditions import etag_matches
 from ..metadata import FileMeta
 from ..ranges import Unsatisfiable, parse_range
 from ..sources import Source
-from .base import ProxyHandler, http_status
+from .uploading import UploadingHandler
 
 
 def _not_modified_since(header: str, meta: FileMeta) -> bool:
@@ -41,21 +39,18 @@ class RangeNotSatisfiable(HTTPError):
 
 
 @stream_request_body
-class FileHandler(ProxyHandler):
+class FileHandler(UploadingHandler):
     """Read a file with ranges and validators; write it by streamed, atomic PUT."""
 
-    upload: Upload | None = None
     #: A file's bytes are never a page of this server, errors included.
     content_security_policy = "sandbox; default-src 'none'"
-
-    @property
-    def max_body(self) -> int:
-        return self.manager.settings.max_upload_size
 
     async def prepare(self) -> None:
         await super().prepare()
         if self.request.method == "PUT":
-            await self._start_upload(self.path_args[0])
+            self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+            started = await self.start_upload(self.path_args[0])
+            self.upload, self.conditions, self.client_name = started
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -160,53 +155,13 @@ class FileHandler(ProxyHandler):
 
     # -- writes -----------------------------------------------------------
 
-    async def _start_upload(self, path: str) -> None:
-        """Check everything that can be checked before accepting a single byte: the
-        caller is authenticated and may write (``prepare``), then the target."""
-        source, relpath, full = self.locate(path, write=True)
-        if not relpath:
-            raise HTTPError(400, "Cannot write to the source root")
-        headers = self.request.headers
-        self.conditions = WriteConditions(headers.get("If-Match"), headers.get("If-None-Match"))
-        self.client_name = f"{source.name}/{relpath}"
-        if self.conditions.any:  # fail early; checked again at commit
-            self.conditions.verify(await source.backend.meta(full, self.client_name))
-        self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
-        self.upload = source.backend.start_upload(full)
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        upload = self.upload
-        if upload is None:
-            return None
-        if upload.received + len(chunk) > self.body_limit:
-            self._abort_upload()
-            self.refuse_body()
-            return None
-        sending = upload.write(chunk)
-        return None if sending is None else self._wait_for(sending)
-
-    async def _wait_for(self, sending: Awaitable[None]) -> None:
-        """Read no more of the body until the backend took what came before; if it
-        fails, answer now and read no more at all."""
-        try:
-            await sending
-        except Exception as exc:
-            self._abort_upload()
-            if not self._finished:
-                self.send_error(http_status(exc) or 500, exc_info=sys.exc_info())
-
     @authorized
     async def put(self, path: str) -> None:
         upload, self.upload = self.upload, None
         if upload is None:
             raise HTTPError(400, "Upload was not started")
         self.received_bytes = upload.received
-        await upload.commit(self.conditions, self.client_name)
-        meta = await upload.backend.meta(upload.target, self.client_name)
-        if meta is None:  # deleted by another request between the commit and now
-            raise HTTPError(409, "The upload was committed, then deleted by another request")
-        self.set_header("ETag", meta.etag)
-        self.write_json(meta.as_json(), status=201)
+        await self.commit(upload, self.conditions, self.client_name)
 
     def _abort_upload(self) -> None:
         upload, self.upload = self.upload, None

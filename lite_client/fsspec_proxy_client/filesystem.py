@@ -16,7 +16,7 @@ from .transport import default_async_transport, default_transport
 # Public fsspec methods, each run by one operation of the same name + "_op".
 METHODS = (
     "ls", "info", "exists", "cat_file", "cat_ranges", "pipe_file", "put_file", "get_file",
-    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch",
+    "mkdir", "makedirs", "rm", "rm_file", "cp_file", "mv", "touch", "sign",
 )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import re
 import tempfile
 from collections.abc import Generator
 from typing import IO, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
@@ -263,6 +263,14 @@ class Operations:
                 block = yield from self.cat_file_op(rpath, offset, end)
                 out.write(block)
                 callback.relative_update(len(block))
+
+    def sign_op(self, path: str, expiration: float | None = None, **kwargs: Any) -> Op:
+        """A URL that reads the file without a token, for ``expiration`` seconds (None:
+        the server's default); the server refuses it once the signer may not read."""
+        path = strip_protocol(path)
+        body = {} if expiration is None else {"expires": expiration}
+        answer = yield from self.call_json("POST", self.route("api/sign", path), path, body)
+        return urljoin(self.endpoint_url, answer["url"])
 
     def mkdir_op(self, path: str, create_parents: bool = True, **kwargs: Any) -> Op:
         yield from self._mkdir_request(strip_protocol(path), parents=create_parents)
