@@ -75,9 +75,28 @@ export function createStorageBrowser(
       onClick: () => void browser.model.refresh()
     })
   );
+  refreshOnChanges(browser, drive);
   showListingErrors(browser, trans);
   addCommands(app, browser, drive, trans);
   return browser;
+}
+
+/**
+ * Lists the folder shown again when the drive changed something in it.
+ * (JupyterLab 4.6's browser model misses the changes of drives other than
+ * the default one: it prefixes their already global paths with the drive's
+ * name a second time.)
+ */
+function refreshOnChanges(browser: FileBrowser, drive: ProxyDrive) {
+  drive.fileChanged.connect((_, change) => {
+    const shown = browser.model.manager.services.contents.localPath(
+      browser.model.path
+    );
+    const paths = [change.oldValue?.path, change.newValue?.path];
+    if (paths.some(path => path && PathExt.dirname(path) === shown)) {
+      void browser.model.refresh();
+    }
+  });
 }
 
 /**

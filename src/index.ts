@@ -8,6 +8,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { ProxyDrive } from './drive';
+import { parquetPlugin } from './parquet';
 // Needed at start: documents restored with the layout may live in the drive.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { startStorage } from './storage';
@@ -46,4 +47,4 @@ const drivePlugin: JupyterFrontEndPlugin<ProxyDrive> = {
   }
 };
 
-export default [drivePlugin];
+export default [drivePlugin, parquetPlugin];

@@ -53,7 +53,8 @@ class Operations:
         transport: Any = None,
         **kwargs: Any,
     ) -> None:
-        if "url" in kwargs:
+        # fsspec turns the environment's FSSPEC_PROXY_URL into url=..., read below
+        if "url" in kwargs and kwargs.pop("url") != os.environ.get("FSSPEC_PROXY_URL"):
             raise TypeError(
                 "The proxy's address is endpoint_url=, as in s3fs and gcsfs: "
                 "fsspec passes storage_options={'endpoint_url': ..., 'token': ...}"
