@@ -1,4 +1,4 @@
-import { Contents } from '@jupyterlab/services';
+import { Contents, ServerConnection } from '@jupyterlab/services';
 
 const MAX_FILE = 16 * 1024 * 1024;
 const MAX_TOTAL = 64 * 1024 * 1024; // per map: the versions seen, the kept
@@ -37,8 +37,10 @@ export class Checkpoints {
   create(path: string): Contents.ICheckpointModel {
     const version = this._seen.get(path);
     if (!version) {
-      throw new Error(
-        `No checkpoint of ${path}: its last version is not in this tab's memory`
+      // 403, as for a read-only folder: JupyterLab then opens the file anyway
+      throw new ServerConnection.ResponseError(
+        new Response(null, { status: 403, statusText: 'Forbidden' }),
+        `No checkpoint of ${path}: this tab keeps only files it read or saved`
       );
     }
     const model = { id: 'last-save', last_modified: new Date().toISOString() };

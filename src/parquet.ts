@@ -135,9 +135,10 @@ async function rangeReader(
   const path = context.path;
   if (drive && contents.driveName(path) === drive.name) {
     const localPath = contents.localPath(path);
-    const entry = await drive.info(localPath);
+    const size =
+      context.contentsModel?.size ?? (await drive.info(localPath)).size;
     return {
-      size: entry.size,
+      size,
       read: (start, end) => drive.readRange(localPath, start, end)
     };
   }

@@ -110,13 +110,12 @@ class StorageBrowser:
                 else:
                     self.page.keyboard.press("Escape")
                 self.page.wait_for_timeout(100)
-            if not self.page.evaluate("[...window.jupyterapp.shell.widgets('main')].length"):
+            documents = "[...window.jupyterapp.shell.widgets('main')].filter(w => w.context)"
+            if not self.page.evaluate(f"{documents}.length"):
                 return
             self.page.evaluate("void window.jupyterapp.commands.execute('application:close-all')")
             self.page.wait_for_timeout(200)
-        titles = self.page.evaluate(
-            "[...window.jupyterapp.shell.widgets('main')].map(w => w.title.label)"
-        )
+        titles = self.page.evaluate(f"{documents}.map(w => w.title.label)")
         raise AssertionError(f"documents left open: {titles}")
 
     def show(self) -> None:
@@ -166,11 +165,15 @@ class StorageBrowser:
     def refresh(self) -> None:
         self.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='refresh'] button")
 
+    def menu_item(self, label: str) -> None:
+        """Click ``label`` in the context menu shown."""
+        self.page.locator(".lm-Menu-itemLabel").get_by_text(label, exact=True).click()
+
     def dialog_text(self) -> str:
         """The text of the dialog that opens now."""
         return self.page.locator(DIALOG).inner_text(timeout=20_000)
 
-    def press_dialog(self, label: str) -> None:
+    def press_dialog(self, label: str | re.Pattern) -> None:
         self.page.locator(f"{DIALOG} button", has_text=label).click()
         self.page.wait_for_function("!document.querySelector('.jp-Dialog')")
 
