@@ -1,6 +1,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   Clipboard,
+  ICommandPalette,
   showErrorMessage,
   ToolbarButton
 } from '@jupyterlab/apputils';
@@ -33,6 +34,7 @@ export const storageIcon = new LabIcon({
 export namespace CommandIDs {
   export const copyUrl = 'fsspec-proxy:copy-url';
   export const copyCode = 'fsspec-proxy:copy-code';
+  export const logIn = 'fsspec-proxy:log-in';
   export const logOut = 'fsspec-proxy:log-out';
 }
 
@@ -44,7 +46,8 @@ export function createStorageBrowser(
   app: JupyterFrontEnd,
   factory: IFileBrowserFactory,
   drive: ProxyDrive,
-  translator: ITranslator
+  translator: ITranslator,
+  palette: ICommandPalette | null
 ): FileBrowser {
   const trans = translator.load('jupyterlab');
   const browser = factory.createFileBrowser(BROWSER_ID, {
@@ -72,12 +75,18 @@ export function createStorageBrowser(
     new ToolbarButton({
       icon: refreshIcon,
       tooltip: trans.__('Refresh the Storage List'),
-      onClick: () => void browser.model.refresh()
+      onClick: () => {
+        drive.connection.allowLogin();
+        void browser.model.refresh();
+      }
     })
   );
   refreshOnChanges(browser, drive);
   showListingErrors(browser, trans);
   addCommands(app, browser, drive, trans);
+  for (const command of [CommandIDs.logIn, CommandIDs.logOut]) {
+    palette?.addItem({ command, category: trans.__('Storage') });
+  }
   return browser;
 }
 
@@ -153,6 +162,15 @@ function addCommands(
         const url = proxyUrl(localPath(model));
         Clipboard.copyToSystem(codeFor(url, model.type === 'directory'));
       }
+    }
+  });
+  app.commands.addCommand(CommandIDs.logIn, {
+    label: trans.__('Log In to the Storage Proxy'),
+    describedBy: noArgs,
+    isVisible: () => !drive.connection.endpoint.sameOrigin,
+    execute: () => {
+      drive.connection.allowLogin();
+      void browser.model.cd('/');
     }
   });
   app.commands.addCommand(CommandIDs.logOut, {

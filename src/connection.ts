@@ -20,6 +20,7 @@ interface IErrorBody {
 }
 
 const SAFE_METHODS = ['GET', 'HEAD'];
+const MAX_LOGINS = 5; // tokens typed for one request before it fails
 const TOKEN_KEY = 'jupyter-fsspec-proxy:token:';
 
 /**
@@ -45,25 +46,32 @@ export class ProxyConnection {
   /**
    * Sends a request; any answer but 2xx and 304 throws a
    * `ServerConnection.ResponseError` with the proxy's message. An answer
-   * "not authenticated" first logs in (once) and sends the request again.
+   * "not authenticated" first logs in and sends the request again (asking
+   * again for a token the proxy refused, until the user gives up).
    */
   async request(route: string, init: RequestInit = {}): Promise<Response> {
     let response = await this._send(route, init);
-    if (!response.ok && response.status !== 304) {
-      let error = await Private.errorOf(response);
+    for (
+      let attempt = 0;
+      attempt < MAX_LOGINS && !Private.ok(response);
+      attempt++
+    ) {
+      const error = await Private.errorOf(response);
       if (Private.notAuthenticated(response, error) && (await this._logIn())) {
-        response = await this._send(route, init);
-      } else if (Private.noXsrf(response, error)) {
+        // logged in (or a new token typed): send again
+      } else if (attempt === 0 && Private.noXsrf(response, error)) {
         this._xsrf = null;
-        response = await this._send(route, init);
+      } else {
+        break;
       }
-      if (!response.ok && response.status !== 304) {
-        error = await Private.errorOf(response);
-        throw new ServerConnection.ResponseError(
-          response,
-          error.message || `${response.status} ${response.statusText}`
-        );
-      }
+      response = await this._send(route, init);
+    }
+    if (!Private.ok(response)) {
+      const error = await Private.errorOf(response);
+      throw new ServerConnection.ResponseError(
+        response,
+        error.message || `${response.status} ${response.statusText}`
+      );
     }
     return response;
   }
@@ -81,6 +89,14 @@ export class ProxyConnection {
    */
   logOut(): void {
     window.sessionStorage.removeItem(TOKEN_KEY + this.endpoint.url);
+  }
+
+  /**
+   * Lets the next refused request ask for a token again, after the user
+   * declined once (refreshes do not ask every time).
+   */
+  allowLogin(): void {
+    this._declined = false;
   }
 
   private async _send(route: string, init: RequestInit): Promise<Response> {
@@ -152,12 +168,16 @@ export class ProxyConnection {
   }
 
   private async _promptToken(): Promise<boolean> {
+    if (this._declined) {
+      return false;
+    }
     const key = TOKEN_KEY + this.endpoint.url;
     const token = await this._askToken(
       this.endpoint.url,
       window.sessionStorage.getItem(key) !== null
     );
     if (!token) {
+      this._declined = true;
       return false;
     }
     window.sessionStorage.setItem(key, token);
@@ -167,9 +187,14 @@ export class ProxyConnection {
   private _xsrf: Promise<string> | null = null;
   private _loggingIn: Promise<boolean> | null = null;
   private _loginFollowed = false;
+  private _declined = false;
 }
 
 namespace Private {
+  export function ok(response: Response): boolean {
+    return response.ok || response.status === 304;
+  }
+
   /**
    * The JSON error of an answer, or nothing if it has none.
    */

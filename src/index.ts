@@ -3,6 +3,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -25,14 +26,15 @@ const drivePlugin: JupyterFrontEndPlugin<ProxyDrive> = {
   description: "The fsspec-proxy's sources as a drive in the file browser",
   autoStart: true,
   requires: [IFileBrowserFactory],
-  optional: [ISettingRegistry, ITranslator, ILayoutRestorer],
+  optional: [ISettingRegistry, ITranslator, ILayoutRestorer, ICommandPalette],
   provides: IStorageDrive,
   activate: async (
     app: JupyterFrontEnd,
     factory: IFileBrowserFactory,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
   ): Promise<ProxyDrive> => {
     const settings = settingRegistry
       ? await settingRegistry.load(PLUGIN_ID)
@@ -42,7 +44,8 @@ const drivePlugin: JupyterFrontEndPlugin<ProxyDrive> = {
       factory,
       settings,
       translator ?? nullTranslator,
-      restorer
+      restorer,
+      palette
     );
   }
 };

@@ -1,4 +1,5 @@
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator } from '@jupyterlab/translation';
@@ -20,7 +21,8 @@ export function startStorage(
   factory: IFileBrowserFactory,
   settings: ISettingRegistry.ISettings | null,
   translator: ITranslator,
-  restorer: ILayoutRestorer | null
+  restorer: ILayoutRestorer | null,
+  palette: ICommandPalette | null
 ): ProxyDrive {
   const trans = translator.load('jupyterlab');
   const endpoint = findEndpoint((settings?.composite.url as string) ?? '');
@@ -33,7 +35,13 @@ export function startStorage(
     maxOpenSize: () => ((settings?.composite.maxOpenSize as number) ?? 32) * MiB
   });
   app.serviceManager.contents.addDrive(drive);
-  const browser = createStorageBrowser(app, factory, drive, translator);
+  const browser = createStorageBrowser(
+    app,
+    factory,
+    drive,
+    translator,
+    palette
+  );
   app.shell.add(browser, 'left', { rank: 110 });
   restorer?.add(browser, browser.id);
   return drive;

@@ -174,8 +174,10 @@ class StorageBrowser:
         return self.page.locator(DIALOG).inner_text(timeout=20_000)
 
     def press_dialog(self, label: str | re.Pattern) -> None:
+        """Press ``label`` in the dialog shown, and wait until that dialog is gone."""
+        dialog = self.page.locator(DIALOG).element_handle(timeout=20_000)
         self.page.locator(f"{DIALOG} button", has_text=label).click()
-        self.page.wait_for_function("!document.querySelector('.jp-Dialog')")
+        dialog.wait_for_element_state("hidden")
 
     def current_widget(self, script: str):
         """``script`` evaluated with ``widget``, the main area's current widget."""
