@@ -21,6 +21,7 @@ interface IErrorBody {
 
 const SAFE_METHODS = ['GET', 'HEAD'];
 const MAX_LOGINS = 5; // tokens typed for one request before it fails
+const LOGIN_TIMEOUT = 30_000;
 const TOKEN_KEY = 'jupyter-fsspec-proxy:token:';
 
 /**
@@ -57,10 +58,13 @@ export class ProxyConnection {
       attempt++
     ) {
       const error = await Private.errorOf(response);
-      if (Private.notAuthenticated(response, error) && (await this._logIn())) {
+      if (
+        Private.notAuthenticated(response, error) &&
+        (await this._logIn(attempt))
+      ) {
         // logged in (or a new token typed): send again
       } else if (attempt === 0 && Private.noXsrf(response, error)) {
-        this._xsrf = null;
+        this._knownXsrf = null;
       } else {
         break;
       }
@@ -105,8 +109,12 @@ export class ProxyConnection {
     let credentials: RequestCredentials = 'omit';
     if (this.endpoint.sameOrigin) {
       credentials = 'same-origin';
-      if (!SAFE_METHODS.includes(method)) {
-        headers.set('X-XSRFToken', await this._xsrfToken());
+      // on writes always; on reads once known (a JupyterHub service wants it)
+      const xsrf = SAFE_METHODS.includes(method)
+        ? this._knownXsrf
+        : await this._xsrfToken();
+      if (xsrf) {
+        headers.set('X-XSRFToken', xsrf);
       }
     } else {
       const token = window.sessionStorage.getItem(
@@ -133,38 +141,62 @@ export class ProxyConnection {
    * under another path than the page (a JupyterHub service), whose cookie
    * the page cannot read.
    */
-  private _xsrfToken(): Promise<string> {
-    if (!this._xsrf) {
-      this._xsrf = this.json<{ xsrf_token: string }>('api/xsrf').then(
-        answer => answer.xsrf_token
-      );
-      this._xsrf.catch(() => (this._xsrf = null));
+  private async _xsrfToken(): Promise<string> {
+    if (!this._knownXsrf) {
+      const answer = await this.json<{ xsrf_token: string }>('api/xsrf');
+      this._knownXsrf = answer.xsrf_token;
     }
-    return this._xsrf;
+    return this._knownXsrf;
   }
 
   /**
-   * Logs in once for all the requests waiting: on the proxy's origin through
-   * the proxy's login (a JupyterHub service's OAuth, which redirects back
-   * and sets the service's cookie), elsewhere with a token from the user.
+   * Logs in for all the requests waiting at once: on the proxy's origin
+   * through its login page (first try of a request only), elsewhere with a
+   * token from the user.
    */
-  private _logIn(): Promise<boolean> {
+  private _logIn(attempt: number): Promise<boolean> {
+    if (this.endpoint.sameOrigin && attempt > 0) {
+      return Promise.resolve(false); // the login page did not help
+    }
     if (!this._loggingIn) {
       this._loggingIn = (
-        this.endpoint.sameOrigin ? this._followLogin() : this._promptToken()
+        this.endpoint.sameOrigin ? this._frameLogin() : this._promptToken()
       ).finally(() => (this._loggingIn = null));
     }
     return this._loggingIn;
   }
 
-  private async _followLogin(): Promise<boolean> {
-    if (this._loginFollowed) {
-      return false; // the login is not something a redirect can do
+  /**
+   * Opens the proxy's `login` page in a hidden frame: the server's login
+   * happens there as page loads (a JupyterHub service's OAuth sets its
+   * cookies on page loads only), and the frame's cookies give the XSRF token
+   * that such a service also wants on reads.
+   */
+  private async _frameLogin(): Promise<boolean> {
+    const frame = document.createElement('iframe');
+    frame.style.display = 'none';
+    const loaded = new Promise(resolve =>
+      frame.addEventListener('load', resolve, { once: true })
+    );
+    frame.src = this.url('login');
+    document.body.append(frame);
+    try {
+      await Promise.race([
+        loaded,
+        new Promise(resolve => setTimeout(resolve, LOGIN_TIMEOUT))
+      ]);
+      // elsewhere (a login form, another origin): not logged in
+      if (frame.contentWindow?.location.href !== this.url('login')) {
+        return false;
+      }
+      const cookies = frame.contentDocument?.cookie ?? '';
+      this._knownXsrf = /(?:^|;\s*)_xsrf=([^;]*)/.exec(cookies)?.[1] ?? null;
+      return true;
+    } catch {
+      return false; // a page of another origin: not readable
+    } finally {
+      frame.remove();
     }
-    this._loginFollowed = true;
-    const page = await fetch(this.url('app/'), { credentials: 'same-origin' });
-    this._xsrf = null;
-    return page.ok;
   }
 
   private async _promptToken(): Promise<boolean> {
@@ -184,9 +216,8 @@ export class ProxyConnection {
     return true;
   }
 
-  private _xsrf: Promise<string> | null = null;
+  private _knownXsrf: string | null = null;
   private _loggingIn: Promise<boolean> | null = null;
-  private _loginFollowed = false;
   private _declined = false;
 }
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from lab_harness import quiet_settings
 from processes import free_port, stop, wait_for_port
 
 CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -48,9 +49,22 @@ service["command"] = [
 ]
 service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}
 c.JupyterHub.services.append({{"name": "tester", "api_token": {admin_token!r}}})
+c.Spawner.environment["FSSPEC_PROXY_URL"] = "http://127.0.0.1:{port}/services/{service}/fsspec-proxy/"
 c.JupyterHub.load_roles.append(
     {{"name": "tester", "services": ["tester"], "scopes": ["admin:users", "tokens"]}}
 )
+"""
+# Users' servers, when a test wants them: JupyterLab (with the extension, as
+# installed here) run by the hub's simple local spawner as this process's user.
+USER_SERVERS = """
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{home}/users/{{username}}"
+c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--allow-root", "--LabApp.expose_app_in_browser=True"]
+c.Spawner.default_url = "/lab"
+c.Spawner.environment["JUPYTERLAB_SETTINGS_DIR"] = {settings!r}
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 120
 """
 
 
@@ -93,9 +107,14 @@ class Hub:
 
 @contextmanager
 def jupyterhub(
-    home: Path, config: Path, users: dict[str, list[str]], options: list[str]
+    home: Path,
+    config: Path,
+    users: dict[str, list[str]],
+    options: list[str],
+    user_servers: bool = False,
 ) -> Iterator[Hub]:
-    """A hub on 127.0.0.1 with ``users`` (name -> groups) and the proxy as a service."""
+    """A hub on 127.0.0.1 with ``users`` (name -> groups) and the proxy as a service;
+    with ``user_servers``, each user who logs in gets a JupyterLab."""
     port, service_port = free_port(), free_port()
     groups: dict[str, dict] = {}
     for user, names in users.items():
@@ -116,6 +135,16 @@ def jupyterhub(
             config=str(config),
             documented=str(DOCUMENTED),
             admin_token=ADMIN_TOKEN,
+            service=SERVICE,
+        )
+        + (
+            USER_SERVERS.format(
+                home=home,
+                python=sys.executable,
+                settings=str(quiet_settings(home / "lab-settings")),
+            )
+            if user_servers
+            else ""
         )
     )
     log = home / "jupyterhub.log"

@@ -181,42 +181,42 @@ def test_a_file_changed_on_the_server_is_not_overwritten_until_overwrite(user, f
 
 
 def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders):
-    local = folders["local"]
-    (local / "draft.txt").write_text("draft")
-    user.go("Local")
+    ops = folders["local"] / "ops"  # a folder of its own: every listing is known
+    ops.mkdir()
+    (ops / "draft.txt").write_text("draft")
+    user.go("Local", "ops")
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-folder'] button")
     user.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor")
     user.page.keyboard.press("Enter")  # keeps the name JupyterLab proposes
-    wait_until(lambda: (local / "Untitled Folder").is_dir(), "the folder exists")
-    user.wait_for_row("Untitled Folder")
     user.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor", state="detached")
+    user.wait_for_names(["Untitled Folder", "draft.txt"])
+    assert (ops / "Untitled Folder").is_dir()
 
     user.row("draft.txt").click()
     user.page.keyboard.press("F2")
     user.page.keyboard.press("Control+a")
     user.page.keyboard.type("final.txt")
     user.page.keyboard.press("Enter")
-    user.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor", state="detached")
-    renamed = local / "final.txt"
-    wait_until(lambda: renamed.exists() and not (local / "draft.txt").exists(), "the rename")
+    user.wait_for_names(["Untitled Folder", "final.txt"])
+    assert sorted(p.name for p in ops.iterdir()) == ["Untitled Folder", "final.txt"]
 
     user.row("final.txt").click()
     user.page.keyboard.press("Control+c")
     user.page.keyboard.press("Control+v")
-    wait_until(lambda: (local / "final-Copy1.txt").exists(), "the copy")
-    assert (local / "final-Copy1.txt").read_text() == "draft"
+    user.wait_for_names(["Untitled Folder", "final-Copy1.txt", "final.txt"])
+    assert (ops / "final-Copy1.txt").read_text() == "draft"
 
-    user.wait_for_row("final-Copy1.txt")
     user.row("final-Copy1.txt").drag_to(user.row("Untitled Folder"))
-    moved = local / "Untitled Folder" / "final-Copy1.txt"
-    wait_until(lambda: moved.exists() and not (local / "final-Copy1.txt").exists(), "the move")
+    user.wait_for_names(["Untitled Folder", "final.txt"])
+    assert (ops / "Untitled Folder" / "final-Copy1.txt").read_text() == "draft"
 
     user.row("final.txt").click()
     user.page.keyboard.press("Delete")
     # JupyterLab's wording follows the server's delete_to_trash, for its own files
     assert "final.txt?" in user.dialog_text()
     user.press_dialog(CONFIRM_DELETE)
-    wait_until(lambda: not (local / "final.txt").exists(), "the deletion")
+    user.wait_for_names(["Untitled Folder"])
+    assert [p.name for p in ops.iterdir()] == ["Untitled Folder"]
 
 
 def test_refused_writes_show_the_proxys_message(user, folders):
