@@ -15,7 +15,12 @@ import {
 } from '@jupyterlab/filebrowser';
 import { Contents } from '@jupyterlab/services';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import { LabIcon, newFolderIcon, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  addIcon,
+  LabIcon,
+  newFolderIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
 
 import storageSvg from '../style/icons/storage.svg';
 import { ProxyDrive } from './drive';
@@ -24,6 +29,7 @@ import { codeFor, proxyUrl } from './snippets';
 export const BROWSER_ID = 'fsspec-proxy-browser';
 const READONLY_CLASS = 'jp-fsspec-proxy-readonly';
 const BADGE_ATTRIBUTE = 'data-fsspec-proxy-badge';
+const LAUNCHER = 'launcher:create';
 const REFRESH_INTERVAL = 30_000; // listings of cloud storage are not free
 
 export const storageIcon = new LabIcon({
@@ -58,8 +64,20 @@ export function createStorageBrowser(
   browser.title.icon = storageIcon;
   browser.title.caption = trans.__('Storage (fsspec-proxy)');
   browser.node.setAttribute('aria-label', trans.__('Storage'));
+  // the launcher's command exists once its plugin started, if the app has one
+  void app.restored.then(() => {
+    if (app.commands.hasCommand(LAUNCHER)) {
+      const launcher = new ToolbarButton({
+        icon: addIcon,
+        tooltip: trans.__('New Launcher (new notebooks and files go here)'),
+        onClick: () =>
+          void app.commands.execute(LAUNCHER, { cwd: browser.model.path })
+      });
+      browser.toolbar.insertItem(0, 'new-launcher', launcher);
+    }
+  });
   browser.toolbar.addItem(
-    'new-folder',
+    'new-directory',
     new ToolbarButton({
       icon: newFolderIcon,
       tooltip: trans.__('New Folder'),
@@ -67,7 +85,7 @@ export function createStorageBrowser(
     })
   );
   browser.toolbar.addItem(
-    'upload',
+    'uploader',
     new Uploader({ model: browser.model, translator })
   );
   browser.toolbar.addItem(

@@ -185,7 +185,7 @@ def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders
     ops.mkdir()
     (ops / "draft.txt").write_text("draft")
     user.go("Local", "ops")
-    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-folder'] button")
+    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-directory'] button")
     user.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor")
     user.page.keyboard.press("Enter")  # keeps the name JupyterLab proposes
     user.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor", state="detached")
@@ -219,11 +219,23 @@ def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders
     assert [p.name for p in ops.iterdir()] == ["Untitled Folder"]
 
 
+def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders):
+    made = folders["local"] / "made"
+    made.mkdir()
+    user.go("Local", "made")
+    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-launcher'] button")
+    user.page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    user.page.wait_for_selector(".jp-NotebookPanel")
+    assert user.current_widget("widget.context.path") == "Storage:Local/made/Untitled.ipynb"
+    wait_until(lambda: (made / "Untitled.ipynb").exists(), "the new notebook")
+    assert json.loads((made / "Untitled.ipynb").read_text())["nbformat"] == 4
+
+
 def test_refused_writes_show_the_proxys_message(user, folders):
     (folders["readonly"] / "kept.txt").write_text("kept")
     (folders["rules"] / "ruled.txt").write_text("ruled")
     user.go("Readonly")
-    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-folder'] button")
+    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-directory'] button")
     assert "Source 'Readonly' is readonly" in user.dialog_text()  # the proxy's message
     user.press_dialog("Close")
     assert sorted(p.name for p in folders["readonly"].iterdir()) == ["kept.txt"]
@@ -288,7 +300,7 @@ def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     user.go("Local")
     with PeakRSS(lab.process.pid) as memory:
         with user.page.expect_file_chooser() as chooser:
-            user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='upload'] button")
+            user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='uploader'] button")
         chooser.value.set_files(upload)
         assert "Large file size warning" in user.dialog_text()
         user.press_dialog("Upload")

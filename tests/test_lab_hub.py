@@ -88,7 +88,7 @@ def test_each_users_panel_shows_and_writes_what_their_rules_allow(
         readonly = lab.page.locator(f"{BROWSER} .jp-fsspec-proxy-readonly .jp-DirListing-itemText")
         assert readonly.all_inner_texts() == ["Everyone"]
         lab.go(writable)
-        lab.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-folder'] button")
+        lab.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-directory'] button")
         lab.page.wait_for_selector(f"{BROWSER} .jp-DirListing-editor")
         lab.page.keyboard.press("Enter")
         target = folders["team"] if writable == "Team" else folders["homes"] / user
