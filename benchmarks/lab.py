@@ -31,11 +31,11 @@ from lab_harness import LAB_TOKEN, StorageBrowser, jupyter_app  # noqa: E402
 from processes import PeakRSS  # noqa: E402
 
 MiB = 1024 * 1024
-CSV_ROWS = 200_000
+CSV_ROWS = 275_000  # 10 MiB
 LISTINGS = {"listing_1000": "many1000", "listing_10000": "many10000"}
 # The two browsers: JupyterLab's own (contents API, local disk) and the Storage
 # panel (the proxy's source "Bench", the same folder).
-BROWSERS = {"jupyterlab": ("#filebrowser", ""), "storage": ("#fsspec-proxy-browser", "Bench")}
+BROWSERS = {"storage": ("#fsspec-proxy-browser", "Bench"), "jupyterlab": ("#filebrowser", "")}
 
 
 def make_data(root: Path) -> None:
@@ -45,9 +45,16 @@ def make_data(root: Path) -> None:
             (root / folder / f"file-{n:05d}.txt").write_bytes(b"x")
     rows = "".join(f"{n},{n * 7 % 1000},label {n:08d},{n / 3:.6f}\n" for n in range(CSV_ROWS))
     (root / "table.csv").write_text("id,group,label,value\n" + rows)
-    text = "x" * (MiB - 400)
-    cell = {"cell_type": "markdown", "metadata": {}, "source": [text], "id": "big"}
-    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    # 1 MiB in 100 code cells of 92 lines (one long line would freeze any editor)
+    line = f"value = {'1 + ' * 18}1  # a line of about eighty characters.\n"
+    lines = [line] * 92
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": lines, "id": f"c{n}",
+         "execution_count": None, "outputs": []}
+        for n in range(100)
+    ]  # fmt: skip
+    metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    notebook = {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
     (root / "big.ipynb").write_text(json.dumps(notebook))
     with (root / "upload.bin").open("wb") as out:
         for _ in range(256):
@@ -66,11 +73,11 @@ class Bench:
         if not page.locator(selector).is_visible():
             page.click(f".jp-SideBar.jp-mod-left [data-id='{tab}']")
         path = "/".join(p for p in (prefix, folder) if p)
-        drive = "Storage:" if which == "storage" else ""
+        # "/...": from the root of the browser's drive (cd resolves others from where it is)
         page.evaluate(
             "([id, path]) => [...window.jupyterapp.shell.widgets('left')]"
             ".find(w => w.id === id).model.cd(path)",
-            [tab, f"{drive}{path}" if path or drive else "/"],
+            [tab, f"/{path}"],
         )
         return selector
 
@@ -133,11 +140,18 @@ class Bench:
         with PeakRSS(self.pid) as memory:
             started = time.perf_counter()
             self.user.press_dialog("Upload")  # the large file warning
+            deadline = started + 600
             while not (target.exists() and target.stat().st_size == 256 * MiB):
+                assert time.perf_counter() < deadline, f"the {which} upload did not complete"
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
         page.wait_for_function("!document.querySelector('.jp-DirListing-item.jp-mod-running')")
         return elapsed, memory.growth_mib
+
+
+def note(timings: dict[str, list[float]], which: str, action: str, seconds: float) -> None:
+    timings.setdefault(action, []).append(seconds)
+    print(f"{which:10} {action:22} {seconds:8.3f} s", flush=True)
 
 
 def main() -> None:
@@ -159,16 +173,30 @@ def main() -> None:
             user = StorageBrowser(browser.context.new_page())
             user.start(f"{lab.url}lab?token={LAB_TOKEN}")
             bench = Bench(user, root, lab.process.pid)
-            for _ in range(rounds):
-                for which in BROWSERS:
-                    timings = results.setdefault(which, {})
-                    for name, folder in LISTINGS.items():
-                        timings.setdefault(name, []).append(bench.listing(which, folder))
-                    timings.setdefault("open_csv_10mib", []).append(bench.open_csv(which))
-                    timings.setdefault("save_notebook_1mib", []).append(bench.save_notebook(which))
-                    seconds, growth = bench.upload(which)
-                    timings.setdefault("upload_256mib", []).append(seconds)
-                    memory[which] = max(memory.get(which, 0.0), growth)
+            try:
+                measure(bench, rounds, results, memory)
+            except Exception:
+                failure = HERE / "results" / "lab-failure.png"
+                failure.parent.mkdir(exist_ok=True)
+                user.page.screenshot(path=failure)
+                raise
+    report(rounds, results, memory)
+
+
+def measure(bench: Bench, rounds: int, results: dict, memory: dict) -> None:
+    for _ in range(rounds):
+        for which in BROWSERS:
+            timings = results.setdefault(which, {})
+            for name, folder in LISTINGS.items():
+                note(timings, which, name, bench.listing(which, folder))
+            note(timings, which, "open_csv_10mib", bench.open_csv(which))
+            note(timings, which, "save_notebook_1mib", bench.save_notebook(which))
+            seconds, growth = bench.upload(which)
+            note(timings, which, "upload_256mib", seconds)
+            memory[which] = max(memory.get(which, 0.0), growth)
+
+
+def report(rounds: int, results: dict, memory: dict) -> None:
     best = {which: {k: min(v) for k, v in t.items()} for which, t in results.items()}
     print(f"{'action':22} {'JupyterLab s':>13} {'Storage s':>10} {'ratio':>6}")
     for action, local in best["jupyterlab"].items():

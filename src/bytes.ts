@@ -40,14 +40,16 @@ export function utf8(bytes: Uint8Array): string | null {
 }
 
 /**
- * The bytes to store for a model's content in `format`.
+ * The body to store for a model's content in `format`. Bytes go as a Blob:
+ * Chromium sends a Blob several times faster than the same bytes as an
+ * array.
  */
 export function encode(content: unknown, format: string | null): BodyInit {
   if (format === 'json') {
     return JSON.stringify(content, null, 1) + '\n';
   }
   if (format === 'base64') {
-    return fromBase64(content as string);
+    return new Blob([fromBase64(content as string)]);
   }
   return (content as string | null) ?? '';
 }

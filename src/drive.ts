@@ -248,10 +248,7 @@ export class ProxyDrive implements Contents.IDrive {
       entry = (await answer.json()) as IEntry;
       this._checkpoints.seen(path, body, entry.size);
     } else {
-      const piece = encode(
-        options.content,
-        'base64'
-      ) as Uint8Array<ArrayBuffer>;
+      const piece = encode(options.content, 'base64') as Blob;
       entry = await this._uploads.piece(path, options.chunk, piece, conditions);
     }
     const model = entry

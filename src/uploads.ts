@@ -28,7 +28,7 @@ export class ChunkedUploads {
   async piece(
     path: string,
     chunk: number,
-    bytes: Uint8Array<ArrayBuffer>,
+    piece: Blob,
     conditions: HeadersInit
   ): Promise<IEntry | null> {
     if (chunk === 1) {
@@ -49,7 +49,7 @@ export class ChunkedUploads {
     }
     const last = chunk === -1;
     try {
-      const answer = await this._append(path, session, bytes, last);
+      const answer = await this._append(path, session, piece, last);
       if (last) {
         this._sessions.delete(path);
         return (await answer.json()) as IEntry;
@@ -69,7 +69,7 @@ export class ChunkedUploads {
   private async _append(
     path: string,
     session: ISession,
-    bytes: Uint8Array<ArrayBuffer>,
+    piece: Blob,
     last: boolean
   ): Promise<Response> {
     const put = (start: number, offset: number) =>
@@ -77,7 +77,7 @@ export class ChunkedUploads {
         this._pieceRoute(path, session.id, offset, last),
         {
           method: 'PUT',
-          body: bytes.subarray(start),
+          body: piece.slice(start),
           headers: { 'Content-Type': 'application/octet-stream' }
         }
       );
@@ -91,7 +91,7 @@ export class ChunkedUploads {
         this._pieceRoute(path, session.id)
       );
       const start = state.offset - session.offset;
-      if (start < 0 || start > bytes.length) {
+      if (start < 0 || start > piece.size) {
         throw error;
       }
       return await put(start, state.offset);

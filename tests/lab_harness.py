@@ -185,6 +185,24 @@ class StorageBrowser:
             f"() => {{ const widget = window.jupyterapp.shell.currentWidget; return {script}; }}"
         )
 
+    def edit(self, name: str, shown: str, typed: str) -> None:
+        """Open ``name`` of the folder shown in the editor, once it shows ``shown``
+        type ``typed`` at its end, and save (Ctrl+S)."""
+        self.row(name).dblclick()
+        self.page.wait_for_selector(f".jp-FileEditor .cm-content >> text={shown}")
+        self.page.click(".jp-FileEditor .cm-content")
+        self.page.keyboard.press("Control+End")
+        self.page.keyboard.type(typed)
+        self.page.keyboard.press("Control+s")
+
+    def responses_holding(self, *secrets: str) -> list[str]:
+        """The URLs of the responses whose headers or body hold one of ``secrets``."""
+        return [
+            url
+            for url, headers, body in self.received()
+            if any(secret in headers or secret.encode() in body for secret in secrets)
+        ]
+
     def received(self) -> list[tuple[str, str, bytes]]:
         """(url, headers, body) of every response the page received."""
         found = []
