@@ -119,9 +119,18 @@ export class ProxyDrive implements Contents.IDrive {
    * A file's or folder's entry (`api/info`).
    */
   async info(path: string): Promise<IEntry> {
-    const entry = await this.connection.json<IEntry>(route('api/info/', path));
-    this._noteVersion(path, entry.etag);
-    return entry;
+    try {
+      const entry = await this.connection.json<IEntry>(
+        route('api/info/', path)
+      );
+      this._noteVersion(path, entry.etag);
+      return entry;
+    } catch (error) {
+      if (Private.hasStatus(error, 404)) {
+        this._versions.delete(path); // gone: a save creates it anew
+      }
+      throw error;
+    }
   }
 
   /**
@@ -343,8 +352,15 @@ export class ProxyDrive implements Contents.IDrive {
     const entries = await this.connection.json<IEntry[]>(
       `${route('api/ls/', path)}?detail=true`
     );
+    const listed = new Set<string>();
     for (const entry of entries) {
       this._noteVersion(entry.name, entry.etag);
+      listed.add(entry.name);
+    }
+    for (const known of [...this._versions.keys()]) {
+      if (PathExt.dirname(known) === path && !listed.has(known)) {
+        this._versions.delete(known); // gone: a save creates it anew
+      }
     }
     return entries;
   }

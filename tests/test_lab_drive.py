@@ -157,6 +157,19 @@ def test_edit_and_save_write_the_bytes(user, folders):
     assert target.read_text() == "first line\ntyped in the browser"
 
 
+def test_a_file_deleted_on_the_server_is_saved_anew(user, folders):
+    target = folders["local"] / "deleted.txt"
+    target.write_text("here\n")
+    user.go("Local")
+    user.edit("deleted.txt", "here", "once")
+    wait_until(lambda: "once" in target.read_text(), "the first save")
+    target.unlink()  # by someone else
+    user.page.keyboard.type(", twice")
+    user.page.keyboard.press("Control+s")
+    wait_until(target.exists, "the file made again by the save")
+    assert target.read_text() == "here\nonce, twice"
+
+
 def test_a_file_changed_on_the_server_is_not_overwritten_until_overwrite(user, folders):
     target = folders["local"] / "shared.txt"
     target.write_text("version 1\n")
