@@ -1,7 +1,9 @@
-"""Build hook: ship the client wheel inside the server package, versions matched."""
+"""Build hook: ship the client wheel inside the server package, versions matched (the
+JupyterLab extension of package.json too)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ class ClientWheelHook(BuildHookInterface):
         client_version = _version(client / "fsspec_proxy_client" / "__init__.py")
         if server_version != client_version:
             raise RuntimeError(f"server {server_version} and client {client_version} differ")
+        lab_version = json.loads((root / "package.json").read_text())["version"]
+        if server_version != lab_version:
+            raise RuntimeError(f"server {server_version} and package.json {lab_version} differ")
         out = root / TARGET
         out.mkdir(exist_ok=True)
         for old in out.glob("*.whl"):

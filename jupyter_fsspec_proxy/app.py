@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Any
 
@@ -23,7 +24,7 @@ from traitlets import (
     validate,
 )
 
-from . import __version__, standalone_logs
+from . import __version__, page_config, standalone_logs
 from .access import check_rules
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
@@ -263,6 +264,13 @@ class FsspecProxy(ExtensionApp):
         give to requests authenticated by the server's own token or password, which
         identify no one. Empty: the operating-system user running the server.""",
     )
+    drive_url = Unicode(
+        config=True,
+        help="""Where the Storage panel of this server's JupyterLab pages finds the
+        proxy, e.g. a JupyterHub service's /services/fsspec-proxy/fsspec-proxy/ (page
+        config fsspecProxyUrl). Empty: this server's own fsspec-proxy/. Default: the
+        FSSPEC_PROXY_URL environment variable, which kernels read too.""",
+    )
     manager_class = Type(
         default_value=ProxyManager,
         klass=ProxyManager,
@@ -274,7 +282,12 @@ class FsspecProxy(ExtensionApp):
     #: Set by ``jupyter fsspec-proxy``: the server is the proxy's own, not shared.
     standalone = False
 
+    @default("drive_url")
+    def _drive_url_from_environment(self) -> str:
+        return os.environ.get("FSSPEC_PROXY_URL", "")
+
     def initialize_settings(self) -> None:
+        page_config.announce_drive_url(self.serverapp.web_app.settings, self.drive_url)
         self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
         self.settings[SETTINGS_KEY] = self.manager
         if self.mode in UNSECURED_MODES and self.serverapp.ip not in LOOPBACK:

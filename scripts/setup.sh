@@ -6,17 +6,22 @@ cd "$(dirname "$0")/.."
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never
 # downloads one), Debian's nginx for the scale-out test and the HTTP store,
-# Debian's OpenSSH server for the SFTP store, and the npm packages that the
-# pages load from this machine and the Azure Blob emulator (Azurite).
+# Debian's OpenSSH server for the SFTP store, Node.js and npm for the
+# JupyterLab extension, and the npm packages that the pages load from this
+# machine and the Azure Blob emulator (Azurite).
 missing=()
 command -v chromium > /dev/null || missing+=(chromium)
 command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v npm > /dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" > /dev/null
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 npm ci --prefix tests/emulators --no-audit --no-fund --silent
+# The JupyterLab extension's build and lint tools (package-lock.json); the
+# install below builds the extension with them.
+npm ci --no-audit --no-fund --silent
 
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e ".[test,docs]"

@@ -6,5 +6,6 @@ bash scripts/setup.sh
 
 ruff check .
 ruff format --check .
+npm run --silent lint:check   # the extension's TypeScript: prettier and eslint
 python -m sphinx -W -q -b html docs docs/_build/html
 python -m pytest "$@"

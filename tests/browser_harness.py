@@ -6,12 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, async_playwright
+from playwright.sync_api import sync_playwright
 
 from jupyter_fsspec_proxy.offline import copy_app_modules, localize
 
@@ -46,18 +47,33 @@ class Browser:
         return [url for url in self.requests if not url.startswith(local)]
 
 
+def _recording(context) -> Browser:
+    record = Browser(context)
+    context.on("request", lambda request: record.requests.append(request.url))
+    context.on("console", lambda message: record.console.append(message.text))
+    return record
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = await browser.new_context()
-        record = Browser(context)
-        context.on("request", lambda request: record.requests.append(request.url))
-        context.on("console", lambda message: record.console.append(message.text))
         try:
-            yield record
+            yield _recording(await browser.new_context())
         finally:
             await browser.close()
+
+
+@contextmanager
+def chromium_sync() -> Iterator[Browser]:
+    """The same, for tests that share one browser across a module (Playwright's
+    synchronous API: no event loop to share between tests)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield _recording(browser.new_context())
+        finally:
+            browser.close()
 
 
 def built_wheels() -> list[Path]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from lab_harness import quiet_settings
 from processes import free_port, stop, wait_for_port
 from traitlets.config import Config, PyFileConfigLoader
 
@@ -69,6 +70,18 @@ c.JupyterHub.load_roles.append(
     {{"name": "carol-service", "services": ["carol"],
       "scopes": ["access:services!service=fsspec-proxy"]}}
 )
+"""
+# Users' servers, when a test wants them: JupyterLab (with the extension, as
+# installed here) run by the hub's simple local spawner as this process's user.
+USER_SERVERS = """
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{home}/users/{{username}}"
+c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args += ["--allow-root", "--LabApp.expose_app_in_browser=True"]
+c.Spawner.default_url = "/lab"
+c.Spawner.environment["JUPYTERLAB_SETTINGS_DIR"] = {settings!r}
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 120
 """
 
 
@@ -142,10 +155,12 @@ def jupyterhub(
     options: list[str],
     admins: frozenset[str] = frozenset(),
     external: External | None = None,
+    user_servers: bool = False,
 ) -> Iterator[Hub]:
     """A hub on 127.0.0.1 with ``users`` (name -> groups, ``admins`` among them) and
     the proxy as a service: managed, or ``external`` (then the caller starts it and
-    waits for it with ``Hub.wait_for_service``)."""
+    waits for it with ``Hub.wait_for_service``); with ``user_servers``, each user who
+    logs in gets a JupyterLab."""
     port, hub_port = free_port(), free_port()
     service_port = external.service_port if external else free_port()
     groups: dict[str, dict] = {}
@@ -169,6 +184,15 @@ def jupyterhub(
             admin_token=ADMIN_TOKEN,
             service_token=SERVICE_TOKEN,
             admins=set(admins),
+        )
+        + (
+            USER_SERVERS.format(
+                home=home,
+                python=sys.executable,
+                settings=str(quiet_settings(home / "lab-settings")),
+            )
+            if user_servers
+            else ""
         )
     )
     log = home / "jupyterhub.log"

@@ -425,3 +425,25 @@ async def test_auth_failures_say_what_is_missing(proxy_url):
             anonymous.ls("Scratch")
 
     await asyncio.to_thread(scenario)
+
+
+async def test_proxy_urls_with_only_the_environment(jp_serverapp, proxy_url):
+    """FSSPEC_PROXY_URL and FSSPEC_PROXY_TOKEN set before Python starts, as in a hub
+    user's kernel: fsspec also reads them as its own config of "proxy" (url=,
+    token=), and plain proxy:// URLs work."""
+    code = (
+        "import fsspec\n"
+        "with fsspec.open('proxy://Scratch/env.txt', 'wb') as f:\n"
+        "    f.write(b'from the environment')\n"
+        "print(fsspec.open('proxy://Scratch/env.txt').open().read().decode())\n"
+    )
+    env = {
+        **os.environ,
+        "FSSPEC_PROXY_URL": proxy_url,
+        "FSSPEC_PROXY_TOKEN": jp_serverapp.identity_provider.token,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert out.decode().strip() == "from the environment", err.decode()

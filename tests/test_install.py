@@ -26,3 +26,14 @@ def test_jupyter_subcommand_exists():
     )
     assert helped.returncode == 0
     assert "FsspecProxy.allowed_origins" in helped.stdout
+
+
+def test_the_jupyterlab_extension_is_installed_with_the_package():
+    listing = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    assert "jupyter-fsspec-proxy v0.1.0 enabled OK (python, jupyter-fsspec-proxy)" in output

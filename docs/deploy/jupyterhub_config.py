@@ -30,6 +30,9 @@ c.JupyterHub.load_roles = [
 c.Spawner.environment = {
     "FSSPEC_PROXY_ENDPOINT_URL": f"{SERVICE_URL}/services/fsspec-proxy/fsspec-proxy/",
 }
+# The Storage panel of users' JupyterLab: the service on the hub's own origin, where
+# the browser comes with the user's hub login (docs/jupyterlab.md).
+c.Spawner.args = ["--FsspecProxy.drive_url=/services/fsspec-proxy/fsspec-proxy/"]
 c.Spawner.server_token_scopes = [
     "users:activity!user",
     "access:servers!server",

@@ -7,6 +7,7 @@ from typing import Any
 from .batch import RangesHandler
 from .client import ClientWheelHandler, PipliteIndexHandler, SimpleIndexHandler
 from .files import FileHandler
+from .login import LoginHandler
 from .operations import ExistsHandler, InfoHandler, ListHandler, MkdirHandler, TransferHandler
 from .service import (
     ConfigHandler,
@@ -55,6 +56,7 @@ def routes(lite_dir: str = "") -> list[tuple[Any, ...]]:
         (f"{PREFIX}/client/simple/([^/]+)/", SimpleIndexHandler),
         (f"{PREFIX}/client/([^/]+\\.whl)", ClientWheelHandler),
         *(lite if lite_dir else []),
+        (f"{PREFIX}/login", LoginHandler),
         (f"{PREFIX}/app/", AppHandler),
         (f"{PREFIX}/app/config.json", AppConfigHandler),
         (f"{PREFIX}/app/(.+)", AppFileHandler, {"path": str(WEBAPP)}),

@@ -1,0 +1,243 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Clipboard,
+  ICommandPalette,
+  showErrorMessage,
+  ToolbarButton
+} from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import {
+  DirListing,
+  FileBrowser,
+  IFileBrowserFactory,
+  Uploader
+} from '@jupyterlab/filebrowser';
+import { Contents } from '@jupyterlab/services';
+import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  addIcon,
+  LabIcon,
+  newFolderIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
+
+import storageSvg from '../style/icons/storage.svg';
+import { ProxyDrive } from './drive';
+import { codeFor, proxyUrl } from './snippets';
+
+export const BROWSER_ID = 'fsspec-proxy-browser';
+const READONLY_CLASS = 'jp-fsspec-proxy-readonly';
+const BADGE_ATTRIBUTE = 'data-fsspec-proxy-badge';
+const LAUNCHER = 'launcher:create';
+const REFRESH_INTERVAL = 30_000; // listings of cloud storage are not free
+
+export const storageIcon = new LabIcon({
+  name: 'jupyter-fsspec-proxy:storage',
+  svgstr: storageSvg
+});
+
+export namespace CommandIDs {
+  export const copyUrl = 'fsspec-proxy:copy-url';
+  export const copyCode = 'fsspec-proxy:copy-code';
+  export const logIn = 'fsspec-proxy:log-in';
+  export const logOut = 'fsspec-proxy:log-out';
+}
+
+/**
+ * JupyterLab's own file browser on the drive, in the left sidebar, with the
+ * toolbar of the default one and the read-only sources marked.
+ */
+export function createStorageBrowser(
+  app: JupyterFrontEnd,
+  factory: IFileBrowserFactory,
+  drive: ProxyDrive,
+  translator: ITranslator,
+  palette: ICommandPalette | null
+): FileBrowser {
+  const trans = translator.load('jupyterlab');
+  const browser = factory.createFileBrowser(BROWSER_ID, {
+    driveName: drive.name,
+    refreshInterval: REFRESH_INTERVAL,
+    renderer: new SourcesRenderer(trans)
+  });
+  browser.title.icon = storageIcon;
+  browser.title.caption = trans.__('Storage (fsspec-proxy)');
+  browser.node.setAttribute('aria-label', trans.__('Storage'));
+  // the launcher's command exists once its plugin started, if the app has one
+  void app.restored.then(() => {
+    if (app.commands.hasCommand(LAUNCHER)) {
+      const launcher = new ToolbarButton({
+        icon: addIcon,
+        tooltip: trans.__('New Launcher (new notebooks and files go here)'),
+        onClick: () =>
+          void app.commands.execute(LAUNCHER, { cwd: browser.model.path })
+      });
+      browser.toolbar.insertItem(0, 'new-launcher', launcher);
+    }
+  });
+  browser.toolbar.addItem(
+    'new-directory',
+    new ToolbarButton({
+      icon: newFolderIcon,
+      tooltip: trans.__('New Folder'),
+      onClick: () => void browser.createNewDirectory()
+    })
+  );
+  browser.toolbar.addItem(
+    'uploader',
+    new Uploader({ model: browser.model, translator })
+  );
+  browser.toolbar.addItem(
+    'refresh',
+    new ToolbarButton({
+      icon: refreshIcon,
+      tooltip: trans.__('Refresh the Storage List'),
+      onClick: () => {
+        drive.connection.allowLogin();
+        void browser.model.refresh();
+      }
+    })
+  );
+  refreshOnChanges(browser, drive);
+  showListingErrors(browser, trans);
+  addCommands(app, browser, drive, trans);
+  for (const command of [CommandIDs.logIn, CommandIDs.logOut]) {
+    palette?.addItem({ command, category: trans.__('Storage') });
+  }
+  return browser;
+}
+
+/**
+ * Lists the folder shown again when the drive changed something in it.
+ * (JupyterLab 4.6's browser model misses the changes of drives other than
+ * the default one: it prefixes their already global paths with the drive's
+ * name a second time.)
+ */
+function refreshOnChanges(browser: FileBrowser, drive: ProxyDrive) {
+  drive.fileChanged.connect((_, change) => {
+    const shown = browser.model.manager.services.contents.localPath(
+      browser.model.path
+    );
+    const paths = [change.oldValue?.path, change.newValue?.path];
+    if (paths.some(path => path && PathExt.dirname(path) === shown)) {
+      void browser.model.refresh();
+    }
+  });
+}
+
+/**
+ * Shows why a folder could not be listed: JupyterLab reports only 404s, but
+ * the proxy also answers 403 (access rules), 503 (a source down), ... The
+ * same message is not repeated by each refresh of the listing.
+ */
+function showListingErrors(browser: FileBrowser, trans: TranslationBundle) {
+  let shown = '';
+  browser.model.connectionFailure.connect((_, error) => {
+    const status = (error as any).response?.status;
+    if (status !== 404 && error.message !== shown) {
+      shown = error.message;
+      void showErrorMessage(trans.__('Storage'), error);
+    }
+  });
+  browser.model.refreshed.connect(() => (shown = ''));
+}
+
+function addCommands(
+  app: JupyterFrontEnd,
+  browser: FileBrowser,
+  drive: ProxyDrive,
+  trans: TranslationBundle
+) {
+  const selected = (): Contents.IModel | undefined => {
+    const item = browser.selectedItems().next();
+    return item.done ? undefined : item.value;
+  };
+  const localPath = (model: Contents.IModel) =>
+    model.path.slice(model.path.indexOf(':') + 1);
+  const itemSelector = `#${BROWSER_ID} .jp-DirListing-item[data-isdir]`;
+  const noArgs = { args: { type: 'object' as const, properties: {} } };
+  app.commands.addCommand(CommandIDs.copyUrl, {
+    label: trans.__('Copy proxy:// Path'),
+    describedBy: noArgs,
+    caption: trans.__('Copy the path for fsspec in Python'),
+    isVisible: () => selected() !== undefined,
+    execute: () => {
+      const model = selected();
+      if (model) {
+        Clipboard.copyToSystem(proxyUrl(localPath(model)));
+      }
+    }
+  });
+  app.commands.addCommand(CommandIDs.copyCode, {
+    label: trans.__('Copy Code to Open'),
+    describedBy: noArgs,
+    caption: trans.__('Copy Python that opens it (no credential in it)'),
+    isVisible: () => selected() !== undefined,
+    execute: () => {
+      const model = selected();
+      if (model) {
+        const url = proxyUrl(localPath(model));
+        Clipboard.copyToSystem(codeFor(url, model.type === 'directory'));
+      }
+    }
+  });
+  app.commands.addCommand(CommandIDs.logIn, {
+    label: trans.__('Log In to the Storage Proxy'),
+    describedBy: noArgs,
+    isVisible: () => !drive.connection.endpoint.sameOrigin,
+    execute: () => {
+      drive.connection.allowLogin();
+      void browser.model.cd('/');
+    }
+  });
+  app.commands.addCommand(CommandIDs.logOut, {
+    label: trans.__('Log Out of the Storage Proxy'),
+    describedBy: noArgs,
+    isVisible: () => !drive.connection.endpoint.sameOrigin,
+    execute: () => {
+      drive.connection.logOut();
+      void browser.model.cd('/');
+    }
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.copyUrl,
+    selector: itemSelector,
+    rank: 14
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.copyCode,
+    selector: itemSelector,
+    rank: 14.1
+  });
+}
+
+/**
+ * The file browser's rows, with the sources the user may not write to
+ * marked read-only.
+ */
+class SourcesRenderer extends DirListing.Renderer {
+  constructor(private readonly _trans: TranslationBundle) {
+    super();
+  }
+
+  updateItemNode(
+    node: HTMLElement,
+    model: Contents.IModel,
+    fileType?: DocumentRegistry.IFileType,
+    ...rest: any[]
+  ): void {
+    super.updateItemNode(node, model, fileType, ...rest);
+    const local = model.path.slice(model.path.indexOf(':') + 1);
+    const readonlySource = PathExt.dirname(local) === '' && !model.writable;
+    node.classList.toggle(READONLY_CLASS, readonlySource);
+    // the badge sits in the Modified column, which sources leave empty
+    const modified = node.querySelector('.jp-DirListing-itemModified');
+    if (readonlySource) {
+      node.title += this._trans.__('\nRead-only source');
+      modified?.setAttribute(BADGE_ATTRIBUTE, this._trans.__('read-only'));
+    } else {
+      modified?.removeAttribute(BADGE_ATTRIBUTE);
+    }
+  }
+}
