@@ -7,9 +7,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import struct
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +27,7 @@ from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from lab_harness import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     LAB_TOKEN,
+    ROW,
     Jupyter,
     StorageBrowser,
     jp_asyncio_loop,
@@ -148,6 +152,35 @@ def test_notebook_csv_and_text_open_in_jupyterlabs_viewers(user, folders):
     user.page.screenshot(path=ARTIFACTS / "jupyterlab-documents.png")
 
 
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + (chunk(b"IEND", b""))
+    )
+
+
+def test_an_image_opens_in_jupyterlabs_image_viewer(user, folders):
+    (folders["local"] / "dot.png").write_bytes(png(3, 2, (200, 30, 30)))
+    user.go("Local")
+    user.row("dot.png").dblclick()
+    image = user.page.locator(".jp-ImageViewer img")
+    image.wait_for()
+    user.page.wait_for_function("document.querySelector('.jp-ImageViewer img').naturalWidth > 0")
+    size = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [3, 2]  # the bytes arrived whole, as base64, and decoded
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+
+
 def test_edit_and_save_write_the_bytes(user, folders):
     target = folders["local"] / "edit.txt"
     target.write_text("first line\n")
@@ -239,6 +272,71 @@ def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders
     assert json.loads((made / "Untitled.ipynb").read_text())["nbformat"] == 4
 
 
+def test_sorting_and_a_multiple_selection_act_as_in_jupyterlab(user, folders):
+    picks = folders["local"] / "picks"
+    picks.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (picks / name).write_text(name)
+    user.go("Local", "picks")
+    user.wait_for_names(["a.txt", "b.txt", "c.txt"])
+    name_header = f"{BROWSER} .jp-DirListing-headerItem.jp-id-name"
+    user.page.click(name_header)
+    user.wait_for_names(["c.txt", "b.txt", "a.txt"])  # by name, descending
+    user.page.click(name_header)
+    user.wait_for_names(["a.txt", "b.txt", "c.txt"])
+
+    user.row("a.txt").click()
+    user.row("c.txt").click(modifiers=["Control"])
+    assert user.page.locator(f"{ROW}.jp-mod-selected").count() == 2
+    user.page.keyboard.press("Delete")
+    assert "2" in user.dialog_text()  # one confirmation for both
+    user.press_dialog(CONFIRM_DELETE)
+    user.wait_for_names(["b.txt"])
+    assert [p.name for p in picks.iterdir()] == ["b.txt"]
+
+
+def test_a_folder_of_10000_entries_shows_them_all_and_scrolls(user, folders):
+    many = folders["local"] / "many"
+    many.mkdir()
+    for n in range(10_000):
+        (many / f"file-{n:05d}.txt").write_bytes(b"x")
+    try:
+        user.go("Local", "many")
+        user.row("file-00000.txt").wait_for()
+        assert user.page.locator(ROW).count() == 10_000  # all of them, not a first page
+        content = user.page.locator(f"{BROWSER} .jp-DirListing-content")
+        content.evaluate("node => node.scrollTo(0, node.scrollHeight)")
+        last = user.row("file-09999.txt")
+        box, shown = last.bounding_box(), content.bounding_box()
+        assert shown["y"] <= box["y"] and box["y"] + box["height"] <= shown["y"] + shown["height"]
+        last.click()
+        user.page.keyboard.press("ArrowUp")  # the keyboard moves the selection
+        selected = user.page.locator(f"{ROW}.jp-mod-selected .jp-DirListing-itemText")
+        assert selected.all_inner_texts() == ["file-09998.txt"]
+    finally:
+        user.go("Local")  # not listed again by the tests after this one
+        shutil.rmtree(many)
+
+
+def test_revert_to_checkpoint_restores_the_last_save(user, folders):
+    target = folders["local"] / "draft.txt"
+    target.write_text("version 1\n")
+    user.go("Local")
+    user.edit("draft.txt", "version 1", "saved")
+    wait_until(lambda: "saved" in target.read_text(), "the save")
+    user.page.keyboard.type(" and not saved")
+    user.page.evaluate("void window.jupyterapp.commands.execute('docmanager:restore-checkpoint')")
+    assert "checkpoint" in user.dialog_text().lower()
+    user.press_dialog("Revert")
+    user.page.wait_for_function(
+        "!document.querySelector('.jp-FileEditor .cm-content').textContent.includes('not saved')"
+    )
+    assert user.page.inner_text(".jp-FileEditor .cm-content") == "version 1\nsaved"
+    assert target.read_text() == "version 1\nsaved"
+    hidden = [p.name for p in folders["local"].iterdir() if p.name.startswith(".")]
+    assert hidden == []  # checkpoints live in the tab: nothing in the storage
+
+
 def test_refused_writes_show_the_proxys_message(user, folders):
     (folders["readonly"] / "kept.txt").write_text("kept")
     (folders["rules"] / "ruled.txt").write_text("ruled")
@@ -297,21 +395,34 @@ def test_copy_path_and_copy_code_name_no_credential(user, lab, folders):
         assert secret not in code
 
 
+def a_file_of(path: Path, mib: int) -> Path:
+    block = hashlib.sha256(path.name.encode()).digest() * (MiB // 32)
+    with path.open("wb") as out:
+        for index in range(mib):
+            out.write(index.to_bytes(4, "big") + block[4:])
+    return path
+
+
+def start_upload(user: StorageBrowser, upload: Path) -> None:
+    """Upload ``upload`` with the panel's button, past the large file warning."""
+    with user.page.expect_file_chooser() as chooser:
+        user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='uploader'] button")
+    chooser.value.set_files(upload)
+    assert "Large file size warning" in user.dialog_text()
+    user.press_dialog("Upload")
+
+
+def staged(folder: Path) -> list[str]:
+    return [p.name for p in folder.glob(".fsspec-proxy-upload-*")]
+
+
 def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     user, lab, folders, tmp_path
 ):
-    upload = tmp_path / "big.bin"
-    block = hashlib.sha256(b"block").digest() * (MiB // 32)
-    with upload.open("wb") as out:
-        for index in range(200):
-            out.write(index.to_bytes(4, "big") + block[4:])
+    upload = a_file_of(tmp_path / "big.bin", 200)
     user.go("Local")
     with PeakRSS(lab.process.pid) as memory:
-        with user.page.expect_file_chooser() as chooser:
-            user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='uploader'] button")
-        chooser.value.set_files(upload)
-        assert "Large file size warning" in user.dialog_text()
-        user.press_dialog("Upload")
+        start_upload(user, upload)
         target = folders["local"] / "big.bin"
         wait_until(lambda: target.exists(), "the upload completed", timeout=240)
     assert (
@@ -321,7 +432,40 @@ def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {"upload_mib": 200, "server_rss_growth_mib": round(memory.growth_mib, 1)}
     (ARTIFACTS / "jupyterlab-upload.json").write_text(json.dumps(figures))
-    assert [p.name for p in folders["local"].glob(".fsspec-proxy-upload-*")] == []
+    assert staged(folders["local"]) == []
+
+
+def test_an_upload_shows_its_progress_and_a_cancel_keeps_nothing(user, folders, tmp_path):
+    upload = a_file_of(tmp_path / "cancelled.bin", 96)
+    user.go("Local")
+    start_upload(user, upload)
+    progress = user.page.locator(".jp-StatusBar-Widget [role=progressbar]")
+    progress.wait_for()
+    user.page.wait_for_function(
+        "Number(document.querySelector('.jp-StatusBar-Widget [role=progressbar]')"
+        ".getAttribute('aria-valuenow')) > 0"
+    )
+    wait_until(lambda: staged(folders["local"]), "pieces arrived")
+    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads'] button")
+    assert "was cancelled: nothing of it was kept" in user.dialog_text()
+    user.press_dialog(re.compile("Dismiss|Close|OK"))
+    wait_until(lambda: not staged(folders["local"]), "the staged pieces removed")
+    assert not (folders["local"] / "cancelled.bin").exists()
+    progress.wait_for(state="hidden")  # the status bar shows no upload any more
+    cancel_button = f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads']"
+    assert not user.page.locator(cancel_button).is_visible()  # shown during uploads only
+
+
+def test_leaving_the_page_during_an_upload_keeps_nothing(user, lab, folders, tmp_path):
+    upload = a_file_of(tmp_path / "left.bin", 96)
+    user.go("Local")
+    start_upload(user, upload)
+    wait_until(lambda: staged(folders["local"]), "pieces arrived")
+    user.page.reload()
+    # aborted by the page as it left, long before the session's idle expiry (120 s)
+    wait_until(lambda: not staged(folders["local"]), "the staged pieces removed")
+    assert not (folders["local"] / "left.bin").exists()
+    user.start(f"{lab.url}lab?token={LAB_TOKEN}")
 
 
 def test_a_download_uses_a_signed_url(user, folders):
