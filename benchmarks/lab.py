@@ -26,7 +26,7 @@ import re
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -85,7 +85,7 @@ class Bench:
         """Open ``which`` browser's panel at ``folder`` (relative to the data root)."""
         selector, prefix = BROWSERS[which]
         page = self.user.page
-        tab = "filebrowser" if which == "jupyterlab" else "fsspec-proxy-browser"
+        tab = selector.removeprefix("#")  # the panel's id
         if not page.locator(selector).is_visible():
             page.click(f".jp-SideBar.jp-mod-left [data-id='{tab}']")
         path = "/".join(p for p in (prefix, folder) if p)
@@ -181,8 +181,12 @@ class Bench:
                 assert time.perf_counter() < deadline, f"the {which} upload did not complete"
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
-        self.user.page.wait_for_function(
-            "!document.querySelector('.jp-DirListing-item.jp-mod-running')"
+        tab = BROWSERS[which][0].removeprefix("#")
+        self.user.page.wait_for_function(  # the browser is done with it too
+            "id => ![...[...window.jupyterapp.shell.widgets('left')].find(w => w.id === id)"
+            ".model.uploads()].length",
+            arg=tab,
+            timeout=120_000,
         )
         return elapsed, memory.growth_mib
 
@@ -192,7 +196,9 @@ class Bench:
         target = self.start_upload("storage", "upload-1gib.bin")
         self.user.press_dialog("Upload")
         folder = target.parent
+        deadline = time.perf_counter() + 300
         while staged_bytes(folder) < 512 * MiB:
+            assert time.perf_counter() < deadline, "the upload to cancel did not start"
             time.sleep(0.02)
         started = time.perf_counter()
         self.user.page.click(
@@ -234,7 +240,11 @@ def note(timings: dict[str, list[float]], which: str, action: str, seconds: floa
 
 def staged_bytes(folder: Path) -> int:
     """The bytes of the uploads staged in ``folder`` (hidden beside their targets)."""
-    return sum(folder_bytes(path) for path in folder.glob(f"{STAGED_PREFIX}*"))
+    total = 0
+    for path in folder.glob(f"{STAGED_PREFIX}*"):
+        with suppress(OSError):  # committed or removed meanwhile
+            total += path.stat().st_size
+    return total
 
 
 @contextmanager
