@@ -181,21 +181,24 @@ def test_an_image_opens_in_jupyterlabs_image_viewer(user, folders):
     assert image.get_attribute("src").startswith("data:image/png;base64,")
 
 
+def edited_and_saved(user: StorageBrowser, target: Path, line: str, typed: str) -> None:
+    """``target`` (in Local) made with ``line``, opened in the editor, ``typed`` at its
+    end and saved, until the save reached the file."""
+    target.write_text(line + "\n")
+    user.go("Local")
+    user.edit(target.name, line, typed)
+    wait_until(lambda: typed in target.read_text(), "the save reached the file")
+
+
 def test_edit_and_save_write_the_bytes(user, folders):
     target = folders["local"] / "edit.txt"
-    target.write_text("first line\n")
-    user.go("Local")
-    user.edit("edit.txt", "first line", "typed in the browser")
-    wait_until(lambda: "typed" in target.read_text(), "the save reached the file")
+    edited_and_saved(user, target, "first line", "typed in the browser")
     assert target.read_text() == "first line\ntyped in the browser"
 
 
 def test_a_file_deleted_on_the_server_is_saved_anew(user, folders):
     target = folders["local"] / "deleted.txt"
-    target.write_text("here\n")
-    user.go("Local")
-    user.edit("deleted.txt", "here", "once")
-    wait_until(lambda: "once" in target.read_text(), "the first save")
+    edited_and_saved(user, target, "here", "once")
     target.unlink()  # by someone else
     user.page.keyboard.type(", twice")
     user.page.keyboard.press("Control+s")
@@ -219,6 +222,14 @@ def test_a_file_changed_on_the_server_is_not_overwritten_until_overwrite(user, f
     user.press_dialog("Overwrite")
     wait_until(lambda: "mine" in target.read_text(), "the overwrite reached the file")
     assert target.read_text() == "version 1\nmine"
+
+
+def delete_selected(user: StorageBrowser, asked: str) -> None:
+    """Press Delete and confirm JupyterLab's question, which holds ``asked`` (its
+    wording follows the server's delete_to_trash, for its own files)."""
+    user.page.keyboard.press("Delete")
+    assert asked in user.dialog_text()
+    user.press_dialog(CONFIRM_DELETE)
 
 
 def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders):
@@ -252,10 +263,7 @@ def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders
     assert (ops / "Untitled Folder" / "final-Copy1.txt").read_text() == "draft"
 
     user.row("final.txt").click()
-    user.page.keyboard.press("Delete")
-    # JupyterLab's wording follows the server's delete_to_trash, for its own files
-    assert "final.txt?" in user.dialog_text()
-    user.press_dialog(CONFIRM_DELETE)
+    delete_selected(user, "final.txt?")
     user.wait_for_names(["Untitled Folder"])
     assert [p.name for p in ops.iterdir()] == ["Untitled Folder"]
 
@@ -265,7 +273,8 @@ def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders
     made.mkdir()
     user.go("Local", "made")
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-launcher'] button")
-    user.page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    # the launcher just opened: one of an earlier test may be open behind it
+    user.page.locator(".jp-LauncherCard[data-category='Notebook']:visible").first.click()
     user.page.wait_for_selector(".jp-NotebookPanel")
     assert user.current_widget("widget.context.path") == "Storage:Local/made/Untitled.ipynb"
     wait_until(lambda: (made / "Untitled.ipynb").exists(), "the new notebook")
@@ -288,9 +297,7 @@ def test_sorting_and_a_multiple_selection_act_as_in_jupyterlab(user, folders):
     user.row("a.txt").click()
     user.row("c.txt").click(modifiers=["Control"])
     assert user.page.locator(f"{ROW}.jp-mod-selected").count() == 2
-    user.page.keyboard.press("Delete")
-    assert "2" in user.dialog_text()  # one confirmation for both
-    user.press_dialog(CONFIRM_DELETE)
+    delete_selected(user, "2")  # one confirmation for both
     user.wait_for_names(["b.txt"])
     assert [p.name for p in picks.iterdir()] == ["b.txt"]
 
@@ -320,10 +327,7 @@ def test_a_folder_of_10000_entries_shows_them_all_and_scrolls(user, folders):
 
 def test_revert_to_checkpoint_restores_the_last_save(user, folders):
     target = folders["local"] / "draft.txt"
-    target.write_text("version 1\n")
-    user.go("Local")
-    user.edit("draft.txt", "version 1", "saved")
-    wait_until(lambda: "saved" in target.read_text(), "the save")
+    edited_and_saved(user, target, "version 1", "saved")
     user.page.keyboard.type(" and not saved")
     user.page.evaluate("void window.jupyterapp.commands.execute('docmanager:restore-checkpoint')")
     assert "checkpoint" in user.dialog_text().lower()
@@ -348,8 +352,7 @@ def test_refused_writes_show_the_proxys_message(user, folders):
 
     user.go("Rules")
     user.row("ruled.txt").click()
-    user.page.keyboard.press("Delete")
-    user.press_dialog(CONFIRM_DELETE)
+    delete_selected(user, "ruled.txt")
     assert "not write" in user.dialog_text()  # the access rule's refusal
     user.press_dialog("Close")
     assert (folders["rules"] / "ruled.txt").read_text() == "ruled"
