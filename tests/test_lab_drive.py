@@ -35,6 +35,7 @@ from lab_harness import (  # noqa: F401 - jp_*: fixtures
     jupyter_app,
 )
 from processes import PeakRSS, wait_until
+from test_browser_parquet import CODECS, GROUPS, ROWS, big_table
 
 ARTIFACTS = HERE.parent / "test-artifacts"
 MiB = 1024 * 1024
@@ -546,6 +547,25 @@ def test_a_parquet_file_opens_as_a_table_read_by_ranges(user, folders):
     message = user.page.locator(f"{view} .jp-fsspec-proxy-parquet-status.jp-mod-error")
     assert message.inner_text().startswith("Not a readable Parquet file: ")
     assert "\n" not in message.inner_text()
+
+
+def test_a_64_mib_parquet_file_shows_its_first_rows_reading_under_a_quarter(user, folders):
+    big = folders["local"] / "big.parquet"  # the app's test file: 8 row groups, 3 codecs
+    pq.write_table(big_table(), big, row_group_size=ROWS // GROUPS, compression=CODECS)
+    user.go("Local")
+    first = len(user.responses)
+    user.row("big.parquet").dblclick()
+    rows = ".jp-fsspec-proxy-parquet .jp-fsspec-proxy-parquet-rows tbody tr"
+    user.page.wait_for_selector(rows)
+    cells = user.page.locator(rows).first.locator("th, td").all_inner_texts()
+    assert cells[:2] == ["0", "0"] and cells[3].startswith("row 0 ")  # n, x, label
+    status = user.page.inner_text(".jp-fsspec-proxy-parquet-status")
+    assert status.startswith(f"{ROWS:,} rows · {GROUPS} row groups · 5 columns")
+    reads = [r for r in user.responses[first:] if "files/Local/big.parquet" in r.url]
+    assert {r.status for r in reads} == {206}
+    read = sum(len(r.body()) for r in reads)
+    assert 0 < read < big.stat().st_size / 4, (read, big.stat().st_size)
+    big.unlink()
 
 
 def test_no_response_holds_a_credential_or_a_hidden_source(session, lab):
