@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -59,6 +59,14 @@ class Newcomer:
     checkout: Path
     venv: Path
     env: dict[str, str]
+    installed: set[str] = field(default_factory=set)
+
+    def install(self, line: str) -> str:
+        """Run an install line of the docs, unless this person ran it already."""
+        if line in self.installed:
+            return ""
+        self.installed.add(line)
+        return self.run(line, and_stderr=True)
 
     def run(self, line: str, *, and_stderr: bool = False) -> str:
         """What ``line`` prints (without colours); it must succeed."""
@@ -107,7 +115,7 @@ def newcomer(tmp_path_factory) -> Newcomer:
     env.pop("PYENV_VERSION", None)
     person = Newcomer(checkout, venv, env)
     [line] = bash_lines(ROOT / "README.md", "pip install")
-    person.run(line.split(" && ")[0])  # the README's install, then its start below
+    person.install(line.split(" && ")[0])  # the README's install, then its start below
     return person
 
 
@@ -115,7 +123,7 @@ def test_the_readme_installs_the_proxy_and_its_jupyterlab_extension(newcomer, tm
     [line] = bash_lines(ROOT / "README.md", "pip install")
     start = line.split(" && ")[1]
     for line in bash_lines(ROOT / "docs" / "jupyterlab.md", "pip install"):
-        newcomer.run(without_comment(line))
+        newcomer.install(without_comment(line))
     [listing] = bash_lines(ROOT / "docs" / "jupyterlab.md", "labextension list")
     expected = listing.split("# ")[1].strip()
     listed = newcomer.run(without_comment(listing), and_stderr=True)
@@ -138,6 +146,22 @@ def test_the_readme_installs_the_proxy_and_its_jupyterlab_extension(newcomer, tm
     assert json.loads(written)["name"] == "Scratch/hello.txt"
     assert ranged == curls[2].split("# ")[1]
     assert json.loads(listed) == ["Scratch/hello.txt"]
+
+
+@dataclass
+class RunningHub:
+    url: str
+    process: psutil.Process
+
+    def environ(self, marker: str) -> dict[str, str]:
+        """The environment of the one process the hub started whose command holds
+        ``marker``."""
+        [child] = [
+            child
+            for child in self.process.children(recursive=True)
+            if marker in " ".join(child.cmdline())
+        ]
+        return child.environ()
 
 
 HUB_ADMIN = """
@@ -174,14 +198,14 @@ READ_IN_A_KERNEL = """async code => {
 
 
 @pytest.fixture(scope="module")
-def hub(newcomer, tmp_path_factory) -> Iterator[str]:
+def hub(newcomer, tmp_path_factory) -> Iterator[RunningHub]:
     """docs/jupyterhub.md followed on one machine: its installs (configurable-http-proxy
     from the tests' npm folder, on PATH), the documented jupyterhub_config.py with the
     paths the page tells the admin to set, and the admin's own authenticator and
-    spawner; the hub's URL."""
+    spawner."""
     page = ROOT / "docs" / "jupyterhub.md"
     for line in bash_lines(page, "pip install"):
-        newcomer.run(without_comment(line))
+        newcomer.install(without_comment(line))
     home = tmp_path_factory.mktemp("hub-admin")
     (home / "team").mkdir()
     (home / "team" / "hello.txt").write_text("hello from the team")
@@ -213,7 +237,7 @@ def hub(newcomer, tmp_path_factory) -> Iterator[str]:
         wait_for_port(port, process, "jupyterhub", timeout=90)
         wait_for_port(int(service_url.rsplit(":", 1)[1]), process, "the service", timeout=90)
         wait_until(lambda: routed(f"{url}/services/fsspec-proxy/fsspec-proxy/api"), "routes", 60)
-        yield url
+        yield RunningHub(url, psutil.Process(process.pid))
     finally:
         children = psutil.Process(process.pid).children(recursive=True)
         stop(process, timeout=20)
@@ -233,27 +257,37 @@ def routed(url: str) -> bool:
     return True
 
 
-def test_a_hub_users_kernel_and_jupyterlab_reach_the_service_with_nothing_passed(newcomer, hub):
-    page = (ROOT / "docs" / "jupyterhub.md").read_text()
-    [images] = [row for row in page.splitlines() if row.startswith("| users' images")]
-    [client, lab] = re.findall(r"`(pip install [^`]+)`", images)  # on this machine, one venv
-    installed = newcomer.run(client.replace(PUBLIC_HUB, hub), and_stderr=True)
-    assert f"{hub}/services/fsspec-proxy/fsspec-proxy/client/simple/" in installed
-    newcomer.run(lab)
+def test_a_hub_users_kernel_and_jupyterlab_reach_the_service_with_nothing_passed(
+    newcomer, hub: RunningHub
+):
+    url = hub.url
+    doc = (ROOT / "docs" / "jupyterhub.md").read_text()
+    [images] = [row for row in doc.splitlines() if row.startswith("| users' images")]
+    [client, jupyterlab] = re.findall(r"`(pip install [^`]+)`", images)  # here: one venv
+    installed = newcomer.install(client.replace(PUBLIC_HUB, url))
+    assert f"{url}/services/fsspec-proxy/fsspec-proxy/client/simple/" in installed
+    newcomer.install(jupyterlab)  # what docs/jupyterlab.md installed, on this machine
     with chromium_sync() as browser:
         page = browser.context.new_page()
-        page.goto(f"{hub}/hub/login")
+        page.goto(f"{url}/hub/login")
         page.fill("input[name=username]", "alice")
         page.fill("input[name=password]", PASSWORD)
         page.click("input[type=submit], button[type=submit]")
-        page.wait_for_url(f"{hub}/user/alice/**", timeout=180_000)
+        page.wait_for_url(f"{url}/user/alice/**", timeout=180_000)
         lab = StorageBrowser(page)
-        lab.start(f"{hub}/user/alice/lab")
+        lab.start(f"{url}/user/alice/lab")
         code = 'import fsspec\nprint(fsspec.open("proxy://Team/hello.txt", "rt").open().read())'
         assert page.evaluate(READ_IN_A_KERNEL, code).strip() == "hello from the team"
         lab.go("Team")
         lab.wait_for_names(["hello.txt"])
-        service = f"{hub}/services/fsspec-proxy/fsspec-proxy/"
+        service = f"{url}/services/fsspec-proxy/fsspec-proxy/"
         calls = [r for r in lab.responses if r.url.startswith(service)]
         assert calls and all("authorization" not in r.request.headers for r in calls)
-        assert browser.outside(hub) == []
+        assert browser.outside(url) == []
+        # The hub tokens of the service and of alice's server: in no answer the page got.
+        tokens = [hub.environ(marker)["JUPYTERHUB_API_TOKEN"] for marker in HUB_TOKEN_HOLDERS]
+        assert lab.responses_holding(*tokens) == []
+
+
+#: The processes holding a hub token: the service, alice's server (by their commands).
+HUB_TOKEN_HOLDERS = ["fsspec-proxy hub", "jupyterhub-singleuser"]
