@@ -80,8 +80,8 @@ def lab(folders, s3_endpoint, s3_root) -> Iterator[Jupyter]:
     config = folders["home"] / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     options = [
-        f"--FsspecProxy.config_file={config}",
-        "--FsspecProxy.shared_token_user=tester",
+        f"--ProxyManager.config_file={config}",
+        "--ProxyManager.shared_token_user=tester",
         "--LabApp.expose_app_in_browser=True",
     ]
     with jupyter_app(folders["home"], *options) as running:
@@ -232,7 +232,8 @@ def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders
     made.mkdir()
     user.go("Local", "made")
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-launcher'] button")
-    user.page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    # the launcher just opened (an earlier one may be open behind it)
+    user.page.locator(".jp-LauncherCard[data-category='Notebook']:visible").first.click()
     user.page.wait_for_selector(".jp-NotebookPanel")
     assert user.current_widget("widget.context.path") == "Storage:Local/made/Untitled.ipynb"
     wait_until(lambda: (made / "Untitled.ipynb").exists(), "the new notebook")
