@@ -151,7 +151,8 @@ class ConfinedRoot:
             raise PermissionError("Path leads outside the source root")
 
     def check_target(self, path: str) -> None:
-        """Fail early for a write to ``path`` that :meth:`refuse_link_out` will refuse."""
+        """Fail early, before a body is read, for a write to ``path`` that the commit
+        would refuse: a symlink out of the root (:meth:`refuse_link_out`) or a folder."""
         with (
             contextlib.suppress(FileNotFoundError, NotADirectoryError),
             self.parent(path) as (
@@ -160,6 +161,8 @@ class ConfinedRoot:
             ),
         ):
             self.refuse_link_out(fd, leaf)
+            if stat.S_ISDIR(os.stat(leaf, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise IsADirectoryError(f"{leaf!r} is a folder, not a file")
 
     def _join(self, relpath: str) -> str:
         return self.prefix + relpath if relpath else self.root

@@ -51,6 +51,9 @@ def test_refusals_raise_their_own_errors_whatever_the_size(fs, tmp_path, size):
         fs.put_file(str(local), "Readonly/from-file.bin")
     with pytest.raises(FileExistsError), fs.open("Local/exists.bin", "xb") as out:
         out.write(data)
+    fs.mkdir("Local/folder")
+    with pytest.raises(IsADirectoryError, match="'folder' is a folder, not a file"):
+        fs.pipe_file("Local/folder", data)  # not at the commit: no staged name in the answer
     assert fs.cat_file("Local/exists.bin") == b"first"  # and the connection still serves
     assert fs.ls("Readonly", detail=False) == []
 

@@ -57,6 +57,27 @@ def test_run_mode_with_an_allowed_origin(tmp_path):
         response, _ = proxy.request("OPTIONS", "files/Local/x", headers=PREFLIGHT)
         assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
         assert response.getheader("Access-Control-Allow-Private-Network") is None
+        response, _ = proxy.request("GET", f"login?token={TOKEN}", headers={"Origin": ORIGIN})
+        assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
+
+
+#: Pages of the proxy, and how a page of another origin sends the token without a
+#: preflight (in the URL) or with one (the header).
+PAGES = ["login", "app/", "app/config.json"]
+
+
+def test_the_proxys_pages_let_no_other_origin_read_them_with_a_token(tmp_path):
+    """Jupyter lets any origin read what a request with a token gets (it echoes the
+    Origin); the proxy's pages follow the proxy's policy, as its API does."""
+    with standalone(tmp_path, "run", f"--IdentityProvider.token={TOKEN}") as proxy:
+        for page in PAGES:
+            for path, headers in [
+                (f"{page}?token={TOKEN}", {"Origin": "http://evil.example"}),
+                (page, {"Origin": "http://evil.example", "Authorization": f"token {TOKEN}"}),
+            ]:
+                response, _ = proxy.request("GET", path, headers=headers)
+                assert response.status == 200, path
+                assert response.getheader("Access-Control-Allow-Origin") is None, path
 
 
 @pytest.mark.parametrize("mode", ["dev", "private"])

@@ -211,6 +211,7 @@ async def test_refusals_come_before_any_state(
     proxy, raw, uploads, local_root, readonly_root, jp_serverapp
 ):
     (local_root / "file").write_text("a file")
+    (local_root / "folder").mkdir()
     refused = [
         (await raw("api/uploads/Local/new.bin", auth=False, method="POST", body=b"")).code,
         (await uploads.open("Readonly/new.bin")).code,
@@ -218,11 +219,12 @@ async def test_refusals_come_before_any_state(
         (await uploads.open("Local/file/below.bin")).code,
         (await uploads.open("Local")).code,
         (await uploads.open("Local/../outside.txt")).code,
+        (await uploads.open("Local/folder")).code,  # its last piece could only fail
     ]
-    assert refused == [403, 403, 404, 409, 400, 400]
+    assert refused == [403, 403, 404, 409, 400, 400, 400]
     assert sessions(jp_serverapp) == 0
     assert staged_uploads(local_root, readonly_root) == []
-    assert sorted(p.name for p in local_root.iterdir()) == ["file"]
+    assert sorted(p.name for p in local_root.iterdir()) == ["file", "folder"]
 
 
 async def test_a_piece_without_a_login_is_refused_and_the_session_kept(uploads, raw, local_root):

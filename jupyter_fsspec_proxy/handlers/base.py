@@ -17,7 +17,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado.concurrent import future_set_result_unless_cancelled
@@ -78,7 +78,33 @@ def mask_uri(uri: str) -> str:
 
 
 @stream_request_body
-class ProxyHandler(ExtensionHandlerMixin, APIHandler):
+class OriginPolicy(JupyterHandler):
+    """The proxy's cross-origin policy, for its API and its pages alike: only the
+    origins of ``allowed_origins`` get a grant. It replaces Jupyter's own, which
+    lets any origin read what a request with a token gets."""
+
+    @property
+    def manager(self) -> ProxyManager:
+        return self.settings[SETTINGS_KEY]
+
+    def _cross_origin(self) -> str | None:
+        """The request's Origin when it differs from the host it was sent to."""
+        origin = self.request.headers.get("Origin")
+        if origin is None or urlparse(origin.lower()).netloc == self.request.host.lower():
+            return None
+        return origin
+
+    def set_cors_headers(self) -> None:
+        origin = self._cross_origin()
+        if origin is None or not self.manager.allows_origin(origin):
+            return
+        self.set_header("Access-Control-Allow-Origin", origin)
+        self.set_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
+        if self.manager.grants_credentials():
+            self.set_header("Access-Control-Allow-Credentials", "true")
+
+
+class ProxyHandler(ExtensionHandlerMixin, OriginPolicy, APIHandler):
     """Authenticated JSON API handler bound to the :class:`ProxyManager`.
 
     Bodies are streamed: a request is authenticated (and, if it has a body,
@@ -91,10 +117,6 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     body_action: str | None = None
     #: A route whose requests need no Jupyter login (signed URLs carry their own proof).
     public = False
-
-    @property
-    def manager(self) -> ProxyManager:
-        return self.settings[SETTINGS_KEY]
 
     # -- authentication and bodies -------------------------------------------
 
@@ -345,25 +367,9 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- cross-origin policy ------------------------------------------------
 
-    def _cross_origin(self) -> str | None:
-        """The request's Origin when it differs from the host it was sent to."""
-        origin = self.request.headers.get("Origin")
-        if origin is None or urlparse(origin.lower()).netloc == self.request.host.lower():
-            return None
-        return origin
-
     def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
         origin = self._cross_origin()
         return origin is None or self.manager.allows_origin(origin)
-
-    def set_cors_headers(self) -> None:
-        origin = self._cross_origin()
-        if origin is None or not self.manager.allows_origin(origin):
-            return
-        self.set_header("Access-Control-Allow-Origin", origin)
-        self.set_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
-        if self.manager.grants_credentials():
-            self.set_header("Access-Control-Allow-Credentials", "true")
 
     def set_default_headers(self) -> None:
         super().set_default_headers()

@@ -4,16 +4,16 @@ whose requests cannot start a login themselves."""
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..auth import AUTH_RESOURCE
+from .base import OriginPolicy
 
 PAGE = "<!doctype html><meta charset=utf-8><title>fsspec-proxy</title><p>Logged in.</p>"
 
 
-class LoginHandler(ExtensionHandlerMixin, JupyterHandler):
+class LoginHandler(ExtensionHandlerMixin, OriginPolicy):
     """``GET login``: the server's login (with JupyterHub, the service's OAuth), then a
     one-line page with the session's XSRF cookie. The Storage panel of a JupyterHub
     user's JupyterLab opens it in a hidden frame: JupyterHub sets a service's cookies

@@ -6,14 +6,14 @@ from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..auth import AUTH_RESOURCE
+from .base import OriginPolicy
 
 
-class SiteHandler(ExtensionHandlerMixin, JupyterHandler, web.StaticFileHandler):
+class SiteHandler(ExtensionHandlerMixin, OriginPolicy, web.StaticFileHandler):
     """Files of a directory, for logged-in users, on the Jupyter origin.
 
     Unlike proxied files these pages must run their scripts with the origin's

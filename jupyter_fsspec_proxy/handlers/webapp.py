@@ -7,7 +7,6 @@ from pathlib import Path
 from string import Template
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -15,12 +14,13 @@ from tornado import web
 from ..auth import AUTH_RESOURCE
 from ..client_wheel import require_client_wheel
 from ..npm_packages import APP_MODULES, app_module_folder
+from .base import OriginPolicy
 
 WEBAPP = Path(__file__).parent.parent / "webapp"
 MODULES = ("tables.py", "parquet.py")  # what main.py imports from the app's folder
 
 
-class AppHandler(ExtensionHandlerMixin, JupyterHandler):
+class AppHandler(ExtensionHandlerMixin, OriginPolicy):
     """The app's page (``app/``, or ``app/?mode=worker`` to run Python in a worker):
     opening it logs in (with JupyterHub, its OAuth)."""
 
@@ -38,7 +38,7 @@ class AppHandler(ExtensionHandlerMixin, JupyterHandler):
         self.finish(page.substitute(pyscript=pyscript, worker=" worker" if worker else ""))
 
 
-class AppConfigHandler(ExtensionHandlerMixin, JupyterHandler):
+class AppConfigHandler(ExtensionHandlerMixin, OriginPolicy):
     """``app/config.json``: the PyScript configuration, public like the app's files
     (the URLs of the client wheel, the app's modules, the interpreter and the npm
     packages, nothing else)."""
