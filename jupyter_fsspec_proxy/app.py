@@ -176,7 +176,7 @@ class FsspecProxy(ExtensionApp):
         Parquet preview), as {app_npm_url}{name}@{version}/; point it at the
         static/npm/ folder of `jupyter fsspec-proxy offline` to run offline.""",
     )
-    chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
+    chunk_size = Int(MiB // 4, config=True, help="Bytes per chunk when streaming a file.")
     max_upload_size = Int(
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
     )

@@ -41,7 +41,7 @@ class Settings:
     posted_source_roots: tuple[str, ...] = ()
     posted_source_kwargs: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
-    chunk_size: int = MiB
+    chunk_size: int = MiB // 4
     max_upload_size: int = 10 * 1024 * MiB
     max_json_body: int = 16 * MiB
     upload_timeout: float = 3600.0
