@@ -240,9 +240,13 @@ class Backend:
                 return None
             raise
 
-    async def open_to_read(self, path: str) -> tuple[dict[str, Any], Any]:
+    async def open_to_read(
+        self, path: str, span: tuple[int, int | None] | None = None
+    ) -> tuple[dict[str, Any], Any]:
         """``path``'s info, and a reader already open where that costs nothing more
-        (local files); None: :meth:`read` opens one. Close it with :meth:`close_reader`."""
+        (local files; on S3, the GET of ``span``, the bytes a read will want, whose
+        answer also describes the file); None: :meth:`read` opens one. Close it with
+        :meth:`close_reader`."""
         return await self.info(path), None
 
     async def read(
