@@ -14,6 +14,9 @@ from moto.server import ThreadedMotoServer
 from processes import free_port
 from standalone_harness import Proxy, standalone
 
+from jupyter_fsspec_proxy.app import FsspecProxy
+from jupyter_fsspec_proxy.manager import ProxyManager
+
 pytest_plugins = ["pytest_jupyter.jupyter_server", "stores"]
 
 SECRET = "SENTINEL-SECRET-7f3a9c"
@@ -122,7 +125,13 @@ def dead_s3_kwargs() -> dict:
 
 @pytest.fixture
 def proxy_config() -> dict:
-    """Extra FsspecProxy traits for one test module or test."""
+    """Extra ProxyManager traits (the proxy's policy) for one test module or test."""
+    return {}
+
+
+@pytest.fixture
+def extension_config() -> dict:
+    """Extra FsspecProxy traits (the extension's pages and mode) for one test or module."""
     return {}
 
 
@@ -141,13 +150,17 @@ def authorizer_class() -> type | None:
 
 
 @pytest.fixture
-def jp_server_config(config_file, proxy_config, authorizer_class):
+def jp_server_config(config_file, proxy_config, extension_config, authorizer_class):
+    for cls, options in ((ProxyManager, proxy_config), (FsspecProxy, extension_config)):
+        unknown = set(options) - set(cls.class_trait_names(config=True))
+        assert not unknown, f"not options of {cls.__name__}: {unknown}"
     server = {"jpserver_extensions": {"jupyter_fsspec_proxy": True}}
     if authorizer_class is not None:
         server["authorizer_class"] = authorizer_class
     return {
         "ServerApp": server,
-        "FsspecProxy": {"config_file": str(config_file), **proxy_config},
+        "ProxyManager": {"config_file": str(config_file), **proxy_config},
+        "FsspecProxy": extension_config,
     }
 
 

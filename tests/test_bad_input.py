@@ -120,7 +120,7 @@ def raw_request(port: int, head: str, body: bytes = b"") -> bytes:
 
 def test_odd_content_lengths_and_oversized_chunked_uploads_get_json(tmp_path):
     token = "bad-input-token"
-    args = ("run", f"--IdentityProvider.token={token}", "--FsspecProxy.max_upload_size=10")
+    args = ("run", f"--IdentityProvider.token={token}", "--ProxyManager.max_upload_size=10")
     with standalone(tmp_path, *args) as proxy:
         start = (
             "PUT /fsspec-proxy/files/Local/odd.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"

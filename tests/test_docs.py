@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from jupyter_server.extension.application import ExtensionApp
 from standalone_harness import standalone
 
+from jupyter_fsspec_proxy.app import FsspecProxy
 from jupyter_fsspec_proxy.config import parse_yaml
+from jupyter_fsspec_proxy.manager import ProxyManager
 
 DOCS = Path(__file__).parents[1] / "docs"
 STARTS = ("jupyter fsspec-proxy", "pip install")  # done by the harness, as in the doc
@@ -101,3 +104,17 @@ def test_the_source_configs_in_the_docs_are_valid(page):
     assert configs
     for text in configs:
         assert parse_yaml(text, page)
+
+
+def test_the_configuration_page_names_every_option_under_its_class():
+    """Each configurable trait of the extension and of its manager has a row in the
+    table of its own class on docs/configuration.md, and no row names a trait that is
+    not there."""
+    page = (DOCS / "configuration.md").read_text()
+    extension, manager = page.split("The proxy's policy")
+    for cls, table in ((FsspecProxy, extension), (ProxyManager, manager)):
+        rows = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+        traits = set(cls.class_trait_names(config=True))
+        if cls is FsspecProxy:  # Jupyter's own options of every extension
+            traits -= set(ExtensionApp.class_trait_names(config=True))
+        assert rows == traits

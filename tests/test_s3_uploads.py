@@ -119,7 +119,7 @@ def test_an_upload_larger_than_the_limit_is_aborted_mid_body(tmp_path, s3_endpoi
     sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
     (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
-    limit = f"--FsspecProxy.max_upload_size={20 * MiB}"
+    limit = f"--ProxyManager.max_upload_size={20 * MiB}"
     with standalone(tmp_path, "dev", limit) as proxy:
         connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
         connection.putrequest("PUT", "/fsspec-proxy/files/S3/chunked.bin")

@@ -56,7 +56,7 @@ class FileHandler(UploadingHandler):
     async def before_body(self) -> None:
         await super().before_body()
         if self.request.method == "PUT":
-            self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+            self.request.connection.set_body_timeout(self.manager.upload_timeout)
             started = await self.start_upload(self.path_args[0])
             self.upload, self.conditions, self.client_name = started
             self.cut_off_when_idle()
@@ -143,7 +143,7 @@ class FileHandler(UploadingHandler):
         is read, while the next one is read (two chunks in memory at most); the last
         one leaves with :meth:`finish` (a small body in the same write as the headers)."""
         chunks = target.backend.read(
-            target.full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+            target.full, start, end, self.manager.chunk_size, reader, meta.etag
         )
         left, sending = end - start, None
         try:
