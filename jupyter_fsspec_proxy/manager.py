@@ -87,7 +87,7 @@ class ProxyManager(LoggingConfigurable):
         help="""Origins (scheme://host:port) allowed to call the proxy cross-origin.
         '*' allows any origin, without credentials.""",
     )
-    chunk_size = Int(MiB // 2, config=True, help="Bytes per chunk when streaming a file.")
+    chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
     max_upload_size = Int(
         10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
     )
