@@ -22,6 +22,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
+import s3bench
 import servers
 import xarray as xr
 from fsspec_proxy_client import ProxyFileSystem
@@ -167,8 +168,6 @@ def describe(result: dict) -> str:
 
 
 def main() -> None:
-    import s3bench
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
