@@ -18,20 +18,17 @@ import http.client
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import servers
 import yaml
+from fsspec_proxy_client import ProxyFileSystem
+
+from jupyter_fsspec_proxy.testing.browser import build_site, chromium
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-import servers  # noqa: E402
-from browser_harness import build_site, chromium  # noqa: E402
-from fsspec_proxy_client import ProxyFileSystem  # noqa: E402
-
 MiB = 1 << 20
 SIZE = 64 * MiB
 RANGES = 500

@@ -29,7 +29,8 @@ import parquet
 import psutil
 import servers
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import jupyterhub  # tests/, on the path through servers
+
+from jupyter_fsspec_proxy.testing.hub import jupyterhub
 
 SIZE = 64 * h.MiB
 LARGE = 256 * h.MiB

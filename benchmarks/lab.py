@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from browser_harness import chromium_sync  # noqa: E402
-from lab_harness import LAB_TOKEN, StorageBrowser, jupyter_app  # noqa: E402
-from processes import PeakRSS  # noqa: E402
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import LAB_TOKEN, StorageBrowser, jupyter_app
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
 
+HERE = Path(__file__).parent
 MiB = 1024 * 1024
 CSV_ROWS = 275_000  # 10 MiB
 LISTINGS = {"listing_1000": "many1000", "listing_10000": "many10000"}

@@ -12,8 +12,9 @@ from pathlib import Path
 import s3fs
 from clientbench import Side, ranges_req_s, read_mb_s, seconds
 from httpbench import RANGE, offsets, upload_mb_s
-from processes import Peak, PeakRSS, folder_bytes
 from servers import Server, free_port, running
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
 
 BUCKET = "bench"
 CREDENTIALS = {"key": "benchmark-key", "secret": "benchmark-secret"}

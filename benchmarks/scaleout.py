@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpbench as h
 import servers
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from balancer import balancer, served_by
+from jupyter_fsspec_proxy.testing.balancer import balancer, served_by
 
 CLIENTS = 16
 PER_CLIENT = 250

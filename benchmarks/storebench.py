@@ -5,7 +5,8 @@ proxy's peak memory and temporary-disk growth while it receives the upload.
     python benchmarks/storebench.py [--size-mib 256] [--ranges 200] [STORE ...]
 
 Prints one JSON line per store; ratios are proxy time over direct time (1.0: as fast).
-The emulators and the proxy are the tests' own (tests/stores.py), on 127.0.0.1.
+The emulators and the proxy are the tests' own (jupyter_fsspec_proxy/testing/stores.py),
+on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any
 
 from clientbench import Side, seconds
 from httpbench import RANGE, MiB, offsets
-from processes import Peak, PeakRSS, folder_bytes
-from stores import (  # tests/ is on the path (servers.py)
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
+from jupyter_fsspec_proxy.testing.stores import (
     make_store,
     run_azure_connection,
     run_gcs_endpoint,
@@ -62,9 +64,10 @@ def _moto():
     from contextlib import contextmanager
 
     import s3fs
-    from conftest import ACCESS_KEY, BUCKET, SECRET
     from moto.server import ThreadedMotoServer
-    from processes import free_port
+
+    from jupyter_fsspec_proxy.testing.processes import free_port
+    from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET
 
     @contextmanager
     def running():

@@ -29,7 +29,8 @@ import scaleout
 import servers
 import yaml
 from httpbench import MiB
-from processes import PeakRSS
+
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
 
 HERE = Path(__file__).parent
 BIG = 64 * MiB

@@ -9,8 +9,9 @@ import os
 import socket
 
 import pytest
-from conftest import body_json
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 WRITABLE = ["Scratch", "Local", "S3"]
 

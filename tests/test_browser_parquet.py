@@ -19,10 +19,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from browser_harness import HERE, chromium, offline_folder
-from standalone_harness import standalone
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+ARTIFACTS = CHECKOUT / "test-artifacts"
 ROWS, GROUPS = 2_400_000, 8
 TOKEN = "parquet-app-token"
 BIG = "Local/big.parquet"

@@ -6,7 +6,6 @@ import re
 
 import pytest
 import yaml
-from conftest import SECRET, body_json
 
 from jupyter_fsspec_proxy.config import (
     DEFAULT_CONFIG,
@@ -17,6 +16,8 @@ from jupyter_fsspec_proxy.config import (
     parse_yaml,
 )
 from jupyter_fsspec_proxy.handlers import routes
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import SECRET
 
 
 def test_default_config_has_conda_stats_and_scratch():

@@ -7,9 +7,9 @@ import json
 import os
 
 import pytest
-from conftest import body_json
 
 from jupyter_fsspec_proxy.access import Caller
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 SECRET_TEXT = b"outside secret"
 

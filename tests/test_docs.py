@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from standalone_harness import standalone
 
 from jupyter_fsspec_proxy.config import parse_yaml
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 DOCS = Path(__file__).parents[1] / "docs"
 STARTS = ("jupyter fsspec-proxy", "pip install")  # done by the harness, as in the doc

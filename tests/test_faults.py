@@ -14,11 +14,12 @@ import psutil
 import pytest
 import s3fs
 import yaml
-from conftest import dead_s3_kwargs, s3_kwargs, staged_uploads
 from moto.server import ThreadedMotoServer
-from processes import free_port
 from relay import Relay
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.sources import dead_s3_kwargs, s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 MiB = 2**20
 BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import body_json
+
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 WRITABLE = ["Scratch", "Local", "S3"]
 DATA = bytes(range(256)) * 40  # 10 KiB

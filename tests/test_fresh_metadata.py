@@ -8,9 +8,10 @@ import asyncio
 
 import pytest
 import s3fs
-from conftest import body_json, s3_kwargs
 
 from jupyter_fsspec_proxy.errors import SourceChanged
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs
 
 
 @pytest.fixture

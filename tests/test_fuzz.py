@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from standalone_harness import standalone
 
 import jupyter_fsspec_proxy
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 DOCUMENT = yaml.safe_load((Path(jupyter_fsspec_proxy.__file__).parent / "openapi.yaml").read_text())
 

@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from browser_harness import chromium, offline_folder
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import PASSWORD, SERVICE_TOKEN, Hub, jupyterhub
-from processes import wait_until
+
+from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
+from jupyter_fsspec_proxy.testing.hub import PASSWORD, SERVICE_TOKEN, Hub, jupyterhub
+from jupyter_fsspec_proxy.testing.processes import wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": [], "hubadmin": []}
 ADMINS = frozenset({"hubadmin"})

@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 import yaml
-from browser_harness import HERE, chromium_sync
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     LAB_TOKEN,
     Jupyter,
@@ -30,9 +31,10 @@ from lab_harness import (  # noqa: F401 - jp_*: fixtures
     jp_server_cleanup,
     jupyter_app,
 )
-from processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
 CONFIRM_DELETE = re.compile("^(Delete|Move to Trash)$")
 NOTEBOOK = {

@@ -14,10 +14,10 @@ import time
 import fsspec
 import pytest
 import slow_backend  # registers slowmem://
-from conftest import s3_kwargs
 from fsspec.implementations.memory import MemoryFileSystem
 
 from jupyter_fsspec_proxy.errors import scrub, translate
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs
 
 
 class SlowStartFileSystem(MemoryFileSystem):

@@ -12,8 +12,9 @@ import time
 
 import psutil
 import yaml
-from processes import PeakRSS
-from standalone_harness import intact, sealed, standalone
+
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
 
 TOKEN = "load-token"
 CLIENTS = 64

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import s3fs
-from conftest import SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
 
 from jupyter_fsspec_proxy.config import ConfigError, parse_sources
+from jupyter_fsspec_proxy.testing.sources import SECRET, s3_kwargs
 
 MiB = 2**20
 BIG = bytes(range(256)) * 8192  # 2 MiB

@@ -9,7 +9,8 @@ import socket
 import pytest
 import yaml
 from fsspec_proxy_client import ProxyFileSystem
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 TOKEN = "refusal-token"
 MiB = 2**20

@@ -9,8 +9,8 @@ import random
 import threading
 import time
 
-from processes import free_port
-from standalone_harness import intact, sealed, standalone
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"token {TOKEN}"}

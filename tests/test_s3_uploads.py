@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import s3fs
 import yaml
-from conftest import s3_kwargs, staged_uploads
-from processes import PeakRSS, wait_until
-from standalone_harness import Proxy, standalone
+
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB

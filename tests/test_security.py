@@ -6,10 +6,11 @@ import json
 import os
 
 import pytest
-from conftest import ACCESS_KEY, SECRET, body_json
 from jupyter_server.auth import Authorizer
 
 from jupyter_fsspec_proxy.auth import AUTH_RESOURCE
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
 
 OUTSIDE = "sentinel outside the root"
 

@@ -18,12 +18,13 @@ import uuid
 
 import pytest
 import yaml
-from conftest import ACCESS_KEY, SECRET, body_json, s3_kwargs
-from processes import free_port
-from standalone_harness import standalone
 
 from jupyter_fsspec_proxy.access import Caller
 from jupyter_fsspec_proxy.signing import UrlSigner, signing_key
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET, s3_kwargs
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 ME = getpass.getuser()
 DATA = b"a,b\n1,2\n" * 1000

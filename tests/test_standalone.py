@@ -11,8 +11,9 @@ import time
 
 import pytest
 import yaml
-from processes import PeakRSS
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 TOKEN = "standalone-test-token"
 ORIGIN = "http://127.0.0.1:9"

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import Peak, PeakRSS, folder_bytes, wait_until
-from stores import AUTH, STORES, Served, make_store, serving
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
+from jupyter_fsspec_proxy.testing.stores import AUTH, STORES, Served, make_store, serving
 
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB

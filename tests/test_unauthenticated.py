@@ -8,10 +8,11 @@ import socket
 import threading
 
 import pytest
-from conftest import body_json
 from jupyter_server.auth import Authorizer
-from processes import PeakRSS
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 MiB = 2**20
 FORGED_XSRF = {"Cookie": "_xsrf=chosen-by-the-attacker", "X-XSRFToken": "chosen-by-the-attacker"}

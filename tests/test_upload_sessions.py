@@ -17,11 +17,12 @@ from urllib.parse import urlencode
 import pytest
 import s3fs
 import yaml
-from conftest import body_json, s3_kwargs, staged_uploads
-from processes import Peak, PeakRSS, folder_bytes, wait_until
-from standalone_harness import Proxy, standalone
 
 from jupyter_fsspec_proxy.manager import SETTINGS_KEY
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 MiB = 2**20
 PIECES = [os.urandom(5 * MiB + 17), os.urandom(4 * MiB), os.urandom(3 * MiB + 5)]  # past a part
