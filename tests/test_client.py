@@ -28,7 +28,7 @@ from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSyste
 from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
 @pytest.fixture

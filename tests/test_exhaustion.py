@@ -11,6 +11,7 @@ import pytest
 import s3fs
 import yaml
 
+from jupyter_fsspec_proxy.testing.calls import raw_connection
 from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
 from jupyter_fsspec_proxy.testing.sources import s3_kwargs
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
@@ -40,10 +41,8 @@ def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
 
 def stalled_upload(proxy: Proxy, name: str, sent: int) -> socket.socket:
     """An upload that announces 64 MiB, sends ``sent`` bytes, then nothing."""
-    sock = socket.create_connection(("127.0.0.1", proxy.port))
-    head = f"PUT /fsspec-proxy/files/S3/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    head += f"Authorization: token {TOKEN}\r\nContent-Length: {64 * MiB}\r\n\r\n"
-    sock.sendall(head.encode())
+    headers = {"Authorization": f"token {TOKEN}", "Content-Length": str(64 * MiB)}
+    sock = raw_connection(proxy.port, "PUT", f"files/S3/{name}", headers)
     sock.setblocking(False)
     left = sent
     while left:  # as much as the server takes now, without waiting for it

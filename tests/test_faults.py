@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 from relay import Relay
 
+from jupyter_fsspec_proxy.testing.calls import raw_connection
 from jupyter_fsspec_proxy.testing.processes import free_port
 from jupyter_fsspec_proxy.testing.sources import dead_s3_kwargs, s3_kwargs, staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import standalone
@@ -32,9 +32,8 @@ def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
         fds_before = server.num_fds()
         stalled = []
         for n in range(20):  # each promises 1 MiB and sends 10 bytes
-            sock = socket.create_connection(("127.0.0.1", proxy.port))
-            head = f"PUT /fsspec-proxy/files/Local/slow-{n}.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            sock.sendall(f"{head}Content-Length: {MiB}\r\n\r\n".encode() + b"0123456789")
+            path, headers = f"files/Local/slow-{n}.bin", {"Content-Length": str(MiB)}
+            sock = raw_connection(proxy.port, "PUT", path, headers, b"0123456789")
             stalled.append(sock)
         started = time.monotonic()
         response, _ = proxy.request("GET", "api")  # others are served meanwhile

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
-WRITABLE = ["Scratch", "Local", "S3"]
 DATA = bytes(range(256)) * 40  # 10 KiB
 
 

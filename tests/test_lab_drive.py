@@ -32,7 +32,13 @@ from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     jupyter_app,
 )
 from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
-from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
+from jupyter_fsspec_proxy.testing.sources import (
+    ACCESS_KEY,
+    BUCKET,
+    SECRET,
+    s3_kwargs,
+    staged_uploads,
+)
 
 ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
@@ -323,7 +329,7 @@ def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {"upload_mib": 200, "server_rss_growth_mib": round(memory.growth_mib, 1)}
     (ARTIFACTS / "jupyterlab-upload.json").write_text(json.dumps(figures))
-    assert [p.name for p in folders["local"].glob(".fsspec-proxy-upload-*")] == []
+    assert staged_uploads(folders["local"]) == []
 
 
 def test_a_download_uses_a_signed_url(user, folders):

@@ -18,15 +18,13 @@ import pytest
 import s3fs
 import yaml
 
-from jupyter_fsspec_proxy.manager import SETTINGS_KEY
 from jupyter_fsspec_proxy.testing.calls import body_json
 from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
-from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.sources import WRITABLE, manager_of, s3_kwargs, staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 MiB = 2**20
 PIECES = [os.urandom(5 * MiB + 17), os.urandom(4 * MiB), os.urandom(3 * MiB + 5)]  # past a part
-WRITABLE = ["Local", "Scratch", "S3"]
 
 
 @pytest.fixture
@@ -91,7 +89,7 @@ def in_progress(s3: s3fs.S3FileSystem, prefix: str) -> list[str]:
 
 
 def sessions(jp_serverapp) -> int:
-    return len(jp_serverapp.web_app.settings[SETTINGS_KEY].uploads)
+    return len(manager_of(jp_serverapp).uploads)
 
 
 async def exists(proxy, path: str) -> bool:

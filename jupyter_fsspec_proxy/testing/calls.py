@@ -52,3 +52,15 @@ def raw_connection(
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     return sock
+
+
+def put_head(
+    port: int, path: str, headers: dict[str, str], timeout: float = 60
+) -> http.client.HTTPConnection:
+    """A PUT of ``/fsspec-proxy/{path}`` whose head is sent; the caller sends the body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.putrequest("PUT", f"/fsspec-proxy/{path}")
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    return connection

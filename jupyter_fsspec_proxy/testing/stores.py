@@ -13,7 +13,6 @@ and the daemon is a child process stopped at the end of the session.
 from __future__ import annotations
 
 import getpass
-import http.client
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import yaml
 from fsspec.spec import AbstractFileSystem
 
 from . import TESTS
+from .calls import KeepAlive
 from .processes import free_port, stop, wait_for_port
 from .sources import ACCESS_KEY, SECRET, s3_kwargs
 from .standalone import Proxy, standalone
@@ -449,13 +449,12 @@ class Served:
     def http(self, method: str, path: str, body: bytes | None = None, headers=None):
         """One request on a connection of its own (safe from several threads):
         (status, headers, body)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
+        server = KeepAlive(self.proxy.port, AUTH)
         try:
-            connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
+            response, data = server.request(method, path, body, headers)
+            return response.status, response.headers, data
         finally:
-            connection.close()
+            server.connection.close()
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         status, _, data = self.http(method, path, None if body is None else json.dumps(body))
