@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_fsspec_proxy.config import parse_yaml
+from jupyter_fsspec_proxy.testing.routes import served
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -101,3 +102,19 @@ def test_the_source_configs_in_the_docs_are_valid(page):
     assert configs
     for text in configs:
         assert parse_yaml(text, page)
+
+
+def documented_routes(table: str) -> set[str]:
+    """The routes the first column of the HTTP API's table names, each part ``{}``."""
+    named = set()
+    for row in re.findall(r"^\| (.+?) \|", table, re.MULTILINE):
+        for route in re.findall(r"`(?:[A-Z]+ )?([a-z](?:<[^>]*>|[^` ])*)`", row):
+            route = re.sub(r"<[^>]+>|\.\.\.", "{}", route.partition("?")[0])
+            whole, optional, rest = re.fullmatch(r"([^[]*)(?:\[(.*)\])?(.*)", route).groups()
+            named |= {whole + rest} | ({whole + optional + rest} if optional else set())
+    return named
+
+
+def test_the_http_api_page_names_every_route_and_nothing_else():
+    table = (DOCS / "http-api.md").read_text().partition("\n## ")[0]
+    assert documented_routes(table) == set(served())
