@@ -111,6 +111,7 @@ def raw_request(port: int, headers: dict[str, str], body: bytes = b"") -> bytes:
         return answer
 
 
+@pytest.mark.slow
 def test_odd_content_lengths_and_oversized_chunked_uploads_get_json(tmp_path):
     token = "bad-input-token"
     args = ("run", f"--IdentityProvider.token={token}", "--FsspecProxy.max_upload_size=10")

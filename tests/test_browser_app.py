@@ -17,6 +17,8 @@ from jupyter_fsspec_proxy.testing import CHECKOUT
 from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.browser
+
 ARTIFACTS = CHECKOUT / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
 CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads

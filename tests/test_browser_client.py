@@ -15,6 +15,8 @@ import pytest
 from jupyter_fsspec_proxy.testing import TESTS
 from jupyter_fsspec_proxy.testing.browser import built_wheels, chromium
 
+pytestmark = pytest.mark.browser
+
 SCENARIO = (TESTS / "browser" / "scenario.py").read_text()
 
 

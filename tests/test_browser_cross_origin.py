@@ -11,6 +11,8 @@ from jupyter_fsspec_proxy.testing.browser import chromium
 from jupyter_fsspec_proxy.testing.processes import free_port
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.browser
+
 TOKEN = "cross-origin-token"
 
 

@@ -18,6 +18,8 @@ from jupyter_fsspec_proxy.testing import CHECKOUT
 from jupyter_fsspec_proxy.testing.browser import chromium, npm_folder, offline_folder
 from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
+pytestmark = pytest.mark.browser
+
 ARTIFACTS = CHECKOUT / "test-artifacts"
 BASE_URL = "/a%40b/"  # not the root: discovery must find it from the kernel's URL
 # Runs a cell through the REPL's kernel and returns its output (window.jupyterapp

@@ -24,6 +24,8 @@ from jupyter_fsspec_proxy.testing import CHECKOUT
 from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.browser
+
 ARTIFACTS = CHECKOUT / "test-artifacts"
 ROWS, GROUPS = 2_400_000, 8
 TOKEN = "parquet-app-token"

@@ -273,6 +273,7 @@ class Progress(Callback):
 MiB = 1 << 20
 
 
+@pytest.mark.slow
 async def test_256_mib_put_and_get_in_bounded_client_memory(remote, tmp_path: Path):
     source = tmp_path / "source.bin"
     with source.open("wb") as out:

@@ -14,6 +14,8 @@ from jupyter_fsspec_proxy import __version__
 from jupyter_fsspec_proxy.testing.processes import free_port
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.slow
+
 
 def command(tmp_path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), **(env or {})}

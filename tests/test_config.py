@@ -165,6 +165,7 @@ async def test_posted_sources_below_the_allowed_roots_are_served(proxy):
     assert [s["name"] for s in body_json(response)] == ["Shared"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy_config", [{**POSTING, "max_json_body": 1 << 20}])
 async def test_posted_yaml_is_bounded(proxy):
     bomb = b'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + b"".join(

@@ -21,6 +21,8 @@ from jupyter_fsspec_proxy.testing.processes import free_port
 from jupyter_fsspec_proxy.testing.sources import dead_s3_kwargs, s3_kwargs, staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.slow
+
 MiB = 2**20
 BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
 

@@ -58,6 +58,7 @@ async def test_a_read_of_a_version_that_was_replaced_is_refused(jp_serverapp, ou
     assert b"".join(chunks) == b"new and longer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy_config", [{"allow_reload": True}])
 async def test_reloads_never_close_a_backend_under_a_request(proxy):
     payload = bytes(range(256)) * 256

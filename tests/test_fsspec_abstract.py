@@ -20,6 +20,8 @@ from fsspec.tests.abstract import (
 
 from jupyter_fsspec_proxy.testing.sources import SERVED_TOKEN
 
+pytestmark = pytest.mark.slow
+
 SUITES = {
     "Copy": AbstractCopyTests,
     "Get": AbstractGetTests,

@@ -25,6 +25,8 @@ from jupyter_fsspec_proxy.testing.hub import PASSWORD, SERVICE_TOKEN, Hub, jupyt
 from jupyter_fsspec_proxy.testing.processes import wait_until
 from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
+pytestmark = pytest.mark.hub
+
 USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": [], "hubadmin": []}
 ADMINS = frozenset({"hubadmin"})
 POSTED_ROOT = f"memory://hub-posted-{uuid.uuid4().hex}"
@@ -322,6 +324,7 @@ WRITE_FROM_PAGE = """async ([base, withXsrf]) => {
 }"""
 
 
+@pytest.mark.browser
 async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
     """Chromium logs in through the hub's form; the service's OAuth makes the cookie."""
     async with chromium() as browser:
@@ -381,6 +384,7 @@ def fetched_with(hub: Hub, url: str, cookie: str, site: str, mode: str = "no-cor
         return error.code
 
 
+@pytest.mark.browser
 async def test_a_cookie_gets_no_further_than_the_hub_lets_it(hub):
     """A page of another site that includes alice's file (<script src>, <img>) with her
     cookie gets what the hub's own API gives such a request: nothing."""

@@ -39,6 +39,8 @@ from jupyter_fsspec_proxy.testing.replicas import (
 )
 from jupyter_fsspec_proxy.testing.standalone import intact
 
+pytestmark = pytest.mark.hub
+
 USERS = {"alice": ["analysts"], "bob": []}
 BIG = 4 * 2**20
 PREFIX = "/services/fsspec-proxy/"

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import jupyter_fsspec_proxy
+
+pytestmark = pytest.mark.slow
 
 
 def test_extension_is_enabled_by_installing_it():

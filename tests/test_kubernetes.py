@@ -15,6 +15,8 @@ import yaml
 from jupyter_fsspec_proxy.config import parse_yaml
 from jupyter_fsspec_proxy.testing.replicas import MANIFESTS, documented_start
 
+pytestmark = pytest.mark.slow
+
 KUBERNETES = MANIFESTS.parent
 SERVICE_PATH = "/services/{name}/fsspec-proxy/"
 

@@ -40,6 +40,8 @@ from jupyter_fsspec_proxy.testing.sources import (
     staged_uploads,
 )
 
+pytestmark = pytest.mark.browser
+
 ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
 CONFIRM_DELETE = re.compile("^(Delete|Move to Trash)$")

@@ -22,6 +22,8 @@ from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
 from jupyter_fsspec_proxy.testing.processes import wait_until
 from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
 
+pytestmark = [pytest.mark.browser, pytest.mark.hub]
+
 USERS = {"alice": ["analysts"], "bob": []}
 
 

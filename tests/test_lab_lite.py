@@ -29,6 +29,8 @@ from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
 from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.browser
+
 DOC = Path(__file__).parents[1] / "docs" / "jupyterlab.md"
 ARTIFACTS = CHECKOUT / "test-artifacts"
 CROSS_TOKEN = "lite-cross-origin-token"

@@ -9,12 +9,15 @@ import threading
 import time
 
 import psutil
+import pytest
 import yaml
 
 from jupyter_fsspec_proxy.testing.calls import KeepAlive, raw_connection
 from jupyter_fsspec_proxy.testing.processes import PeakRSS
 from jupyter_fsspec_proxy.testing.sources import staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "load-token"
 CLIENTS = 64

@@ -12,6 +12,8 @@ import pytest
 from jupyter_fsspec_proxy.npm_packages import NPM_INSTALL
 from jupyter_fsspec_proxy.testing import TESTS
 
+pytestmark = pytest.mark.slow
+
 MODULES = TESTS / "browser" / "node_modules"
 
 

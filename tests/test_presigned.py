@@ -37,6 +37,7 @@ def objects(s3_endpoint, s3_prefix):
     s3.pipe({f"{s3_prefix}/big.bin": BIG, f"{s3_prefix}/small.txt": b"small"})
 
 
+@pytest.mark.slow
 async def test_large_reads_redirect_to_a_short_lived_url(proxy, objects, s3_endpoint):
     answer = await proxy("files", "Direct", "big.bin", follow_redirects=False)
     assert answer.code == 307

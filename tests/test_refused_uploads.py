@@ -11,6 +11,8 @@ from fsspec_proxy_client import ProxyFileSystem
 from jupyter_fsspec_proxy.testing.calls import raw_connection
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "refusal-token"
 MiB = 2**20
 

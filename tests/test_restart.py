@@ -9,10 +9,14 @@ import random
 import threading
 import time
 
+import pytest
+
 from jupyter_fsspec_proxy.testing.calls import KeepAlive
 from jupyter_fsspec_proxy.testing.processes import free_port
 from jupyter_fsspec_proxy.testing.sources import staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"token {TOKEN}"}

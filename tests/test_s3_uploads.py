@@ -16,6 +16,8 @@ from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
 from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
+pytestmark = pytest.mark.slow
+
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB
 

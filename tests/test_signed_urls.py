@@ -271,6 +271,7 @@ class TestAudit:
         assert token[:40] not in (tmp_path / "audit.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
     key = tmp_path / "signing.key"
     key.write_text("a shared key of replicas, 32 bytes or so\n")
@@ -301,6 +302,7 @@ def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
                 assert error.code == status
 
 
+@pytest.mark.slow
 def test_an_unreadable_key_file_stops_the_start(tmp_path):
     (tmp_path / "proxy.yaml").write_text("sources: []")
     missing = f"--FsspecProxy.signing_key_file={tmp_path / 'missing.key'}"

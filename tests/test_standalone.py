@@ -15,6 +15,8 @@ from jupyter_fsspec_proxy.testing.calls import raw_connection
 from jupyter_fsspec_proxy.testing.processes import PeakRSS
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "standalone-test-token"
 ORIGIN = "http://127.0.0.1:9"
 PREFLIGHT = {

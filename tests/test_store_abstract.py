@@ -17,6 +17,8 @@ from test_fsspec_abstract import SUITES, ProxyFixtures
 
 from jupyter_fsspec_proxy.testing.stores import Served, make_store, serving
 
+pytestmark = pytest.mark.stores
+
 STORES = ("S3", "GCS", "Azure", "SFTP", "WebDAV")
 OBJECT_STORES = ("S3", "GCS", "Azure")
 

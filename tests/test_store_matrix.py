@@ -25,6 +25,8 @@ import pytest
 
 from jupyter_fsspec_proxy.testing.stores import AUTH, STORES, Served, Store, make_store, serving
 
+pytestmark = pytest.mark.stores
+
 ME = getpass.getuser()
 
 

@@ -20,6 +20,8 @@ from jupyter_fsspec_proxy.testing.calls import put_head
 from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
 from jupyter_fsspec_proxy.testing.stores import AUTH, STORES, Served, make_store, serving
 
+pytestmark = pytest.mark.stores
+
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB
 BIG = {"S3": 256 * MiB, "GCS": 256 * MiB}

@@ -84,6 +84,7 @@ def _post_unauthenticated(port: int, size: int) -> bytes:
             return b""
 
 
+@pytest.mark.slow
 def test_unauthenticated_bodies_are_never_held(tmp_path):
     with standalone(tmp_path, "run", "--IdentityProvider.token=secret-token") as proxy:
         with PeakRSS(proxy.process.pid) as peak:

@@ -147,6 +147,7 @@ async def test_a_cancelled_upload_leaves_nothing(
     assert sessions(jp_serverapp) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy_config", [{"upload_idle_timeout": 3.0}])
 @pytest.mark.parametrize("source", ["Local", "S3"])
 async def test_an_abandoned_upload_expires_and_is_aborted(
@@ -430,6 +431,7 @@ def session_request(proxy: Proxy, method: str, path: str, body: bytes | None = N
     return answer.status, json.loads(data) if data else None
 
 
+@pytest.mark.slow
 def test_an_upload_resumes_after_a_dropped_connection(tmp_path):
     with standalone(tmp_path, "dev") as proxy:
         status, created = session_request(proxy, "POST", "Local/resumed.bin", b"")
@@ -494,6 +496,7 @@ def read_back(proxy: Proxy, path: str) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["Local", "S3"])
 def test_a_gibibyte_in_pieces_keeps_the_server_small(
     tmp_path, monkeypatch, source, s3_endpoint, s3_prefix
