@@ -25,6 +25,7 @@ from clientbench import Side, seconds
 from httpbench import RANGE, MiB, offsets
 
 from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
+from jupyter_fsspec_proxy.testing.sources import moto_s3
 from jupyter_fsspec_proxy.testing.stores import (
     make_store,
     run_azure_connection,
@@ -55,33 +56,9 @@ class Servers:
     def getfixturevalue(self, name: str) -> Any:
         if name not in self.started:
             folder = Path(tempfile.mkdtemp(prefix=name, dir=self.home))
-            running = _moto() if name == "s3_endpoint" else RUNNERS[name](folder)
+            running = moto_s3() if name == "s3_endpoint" else RUNNERS[name](folder)
             self.started[name] = self.stack.enter_context(running)
         return self.started[name]
-
-
-def _moto():
-    from contextlib import contextmanager
-
-    import s3fs
-    from moto.server import ThreadedMotoServer
-
-    from jupyter_fsspec_proxy.testing.processes import free_port
-    from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET
-
-    @contextmanager
-    def running():
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint).mkdir(BUCKET)
-        try:
-            yield endpoint
-        finally:
-            server.stop()
-
-    return running()
 
 
 def ranges_s(side: Side, size: int, count: int, by_file: bool) -> float:

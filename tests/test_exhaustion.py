@@ -9,11 +9,10 @@ import time
 
 import pytest
 import s3fs
-import yaml
 
 from jupyter_fsspec_proxy.testing.calls import raw_connection
 from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
-from jupyter_fsspec_proxy.testing.sources import s3_kwargs
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, write_s3_config
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 pytestmark = pytest.mark.slow
@@ -26,8 +25,7 @@ AUTH = {"Authorization": f"token {TOKEN}"}
 
 @pytest.fixture
 def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     options = [
         f"--IdentityProvider.token={TOKEN}",

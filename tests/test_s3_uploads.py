@@ -13,7 +13,7 @@ import yaml
 
 from jupyter_fsspec_proxy.testing.calls import put_head
 from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
-from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads, write_s3_config
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 pytestmark = pytest.mark.slow
@@ -24,8 +24,7 @@ PIECE = bytes(range(256)) * 4096  # 1 MiB
 
 @pytest.fixture
 def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     with standalone(tmp_path, "dev") as proxy:
         yield proxy, s3, s3_prefix
@@ -116,8 +115,7 @@ def test_create_only_uploads_are_refused_by_s3_when_the_object_appears(s3_proxy,
 
 
 def test_an_upload_larger_than_the_limit_is_aborted_mid_body(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     limit = f"--FsspecProxy.max_upload_size={20 * MiB}"
     with standalone(tmp_path, "dev", limit) as proxy:

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
-from .processes import free_port
-from .sources import ACCESS_KEY, BUCKET, SECRET, SERVED_TOKEN, dead_s3_kwargs, s3_kwargs
+from .sources import ACCESS_KEY, BUCKET, SECRET, SERVED_TOKEN, dead_s3_kwargs, moto_s3, s3_kwargs
 from .standalone import Proxy, standalone
 
 pytest_plugins = ["jupyter_fsspec_proxy.testing.stores"]
@@ -46,16 +44,8 @@ def served(tmp_path_factory) -> Iterator[Proxy]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on loopback, with one bucket."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    import s3fs
-
-    s3 = s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint)
-    s3.makedirs(BUCKET, exist_ok=True)
-    yield endpoint
-    server.stop()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -3,7 +3,11 @@ shows up where it must not), and what a server leaves in them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import yaml
 
 from ..confined import STAGED_PREFIX
 from ..manager import SETTINGS_KEY, ProxyManager
@@ -19,6 +23,30 @@ WRITABLE = ["Scratch", "Local", "S3"]
 
 def s3_kwargs(endpoint: str) -> dict:
     return {"key": ACCESS_KEY, "secret": SECRET, "endpoint_url": endpoint}
+
+
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto's S3 server on loopback, with the bucket ``BUCKET``: its endpoint."""
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        s3 = s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint)
+        s3.makedirs(BUCKET, exist_ok=True)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def write_s3_config(folder: Path, endpoint: str, prefix: str) -> None:
+    """``folder/proxy.yaml`` (where ``standalone`` looks) serving ``s3://{prefix}`` as "S3"."""
+    sources = [{"name": "S3", "path": f"s3://{prefix}", "kwargs": s3_kwargs(endpoint)}]
+    (folder / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
 
 
 def dead_s3_kwargs() -> dict:
