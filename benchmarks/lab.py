@@ -164,7 +164,7 @@ def main() -> None:
         make_data(root)
         config = home / "proxy.yaml"
         config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(root)}]}))
-        options = [f"--FsspecProxy.config_file={config}", "--LabApp.expose_app_in_browser=True"]
+        options = [f"--ProxyManager.config_file={config}", "--LabApp.expose_app_in_browser=True"]
         results: dict[str, dict[str, list[float]]] = {}
         memory: dict[str, float] = {}
         with jupyter_app(home, *options) as lab, chromium_sync() as browser:

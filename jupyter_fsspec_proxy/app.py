@@ -5,34 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any
 
 from jupyter_server.auth import IdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
-from traitlets import (
-    Bool,
-    Dict,
-    Enum,
-    Float,
-    Int,
-    List,
-    TraitError,
-    Type,
-    Unicode,
-    default,
-    validate,
-)
+from traitlets import Enum, Type, Unicode, default
+from traitlets.config import Config
 
 from . import __version__, page_config, standalone_logs
-from .access import check_rules
 from .auth import HeaderTokenIdentityProvider, ProxyOnlyAuthorizer
 from .config import ConfigError
 from .handlers import routes
 from .handlers.service import DisabledHandler, MetricsHandler
-from .manager import SETTINGS_KEY, UNSECURED_MODES, ProxyManager, Settings
+from .manager import MODES, SETTINGS_KEY, UNSECURED_MODES, ProxyManager
 
-MODES = ("run", "dev", "private", "hub")
 # Standalone defaults like the prototype's, unless given on the command line.
 STANDALONE_DEFAULTS = {"ip": "127.0.0.1", "port": "8000"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -73,13 +59,13 @@ class FsspecProxy(ExtensionApp):
     name = "fsspec_proxy"
     description = USAGE
     version = __version__
-    classes = [*ExtensionApp.classes, ServerApp, IdentityProvider]  # for the aliases' help
+    classes = [*ExtensionApp.classes, ProxyManager, ServerApp, IdentityProvider]  # for --help-all
     aliases = {
         **ExtensionApp.aliases,
         "ip": "ServerApp.ip",
         "port": "ServerApp.port",
         "token": "IdentityProvider.token",
-        "proxy-config": "FsspecProxy.config_file",
+        "proxy-config": "ProxyManager.config_file",
     }
     default_url = "/fsspec-proxy/app/"
     load_other_extensions = False
@@ -100,55 +86,6 @@ class FsspecProxy(ExtensionApp):
         loopback only, no auth, any origin, requests logged, config file watched.
         'private': as 'dev', and grants Private Network Access preflights. 'hub': a
         JupyterHub-managed service, authenticated by the hub.""",
-    )
-    config_file = Unicode(
-        "",
-        config=True,
-        help="""YAML file of sources (the prototype's format). Empty: the
-        FSSPEC_PROXY_CONFIG environment variable, else the packaged default
-        when `sources` is empty too.""",
-    )
-    sources = List(
-        Dict(),
-        config=True,
-        help="""Sources as dicts with name, path, kwargs, readonly; they replace
-        file sources of the same name.""",
-    )
-    allow_reload = Bool(
-        False,
-        config=True,
-        help="Allow config_admins to reload the config (api/reload) or replace it (api/config).",
-    )
-    config_admins = List(
-        Unicode(),
-        config=True,
-        help="""With allow_reload: who may reload or replace the config, as access rules
-        (user:NAME, group:NAME, service:NAME, admin for JupyterHub's admins, * for any
-        user). Default: nobody in hub mode, ["*"] (whoever the server authenticates:
-        its own user) elsewhere.""",
-    )
-    replicated = Bool(
-        False,
-        config=True,
-        help="""This process is one of several replicas behind one balancer (say so
-        whenever it is). A config posted to api/config is then refused (409: it would
-        change this replica only; change the config file and reload or restart every
-        replica), and the start is refused without the signing key and cookie secret
-        that every replica must share (signing_key_file, ServerApp.cookie_secret_file).""",
-    )
-    metrics_access = List(
-        Unicode(),
-        default_value=["admin"],
-        config=True,
-        help="""Hub mode: who may read the Prometheus metrics at {base_url}metrics, as
-        access rules (admin: JupyterHub's admins). Other modes follow Jupyter's
-        ServerApp.authenticate_prometheus.""",
-    )
-    allowed_origins = List(
-        Unicode(),
-        config=True,
-        help="""Origins (scheme://host:port) allowed to call the proxy cross-origin.
-        '*' allows any origin, without credentials.""",
     )
     lite_dir = Unicode(
         "",
@@ -176,94 +113,7 @@ class FsspecProxy(ExtensionApp):
         Parquet preview), as {app_npm_url}{name}@{version}/; point it at the
         static/npm/ folder of `jupyter fsspec-proxy offline` to run offline.""",
     )
-    chunk_size = Int(MiB, config=True, help="Bytes per chunk when streaming a file.")
-    max_upload_size = Int(
-        10 * 1024 * MiB, config=True, help="Largest accepted upload, in bytes (413 beyond)."
-    )
-    upload_timeout = Float(3600.0, config=True, help="Seconds allowed to receive one upload.")
-    upload_idle_timeout = Float(
-        120.0,
-        config=True,
-        help="""Seconds an upload may send nothing before it is cut off (408, nothing
-        kept); also how long an upload waits for upload_memory before a 503, and how
-        long an upload session (api/uploads) may wait for its next piece before it is
-        aborted.""",
-    )
-    upload_memory = Int(
-        128 * MiB,
-        config=True,
-        help="""Bytes that all uploads together may hold in memory (S3 parts being
-        filled); an upload beyond it waits, then gets 503 with Retry-After.""",
-    )
-    readahead_memory = Int(
-        64 * MiB,
-        config=True,
-        help="""Bytes that all api/ranges requests together may read ahead of what their
-        clients have received; beyond it, ranges are read one at a time.""",
-    )
-    send_timeout = Float(
-        120.0,
-        config=True,
-        help="""Seconds a client may take to accept the next chunk of an answer before
-        its connection is closed (a client that stops reading holds memory).""",
-    )
-    backend_timeout = Float(
-        60.0, config=True, help="Seconds one backend call may take before a 504."
-    )
-    max_upload_sessions = Int(
-        64, config=True, help="Upload sessions open at once on this server (503 beyond)."
-    )
-    max_upload_sessions_per_user = Int(
-        8, config=True, help="Upload sessions one user may have open at once (429 beyond)."
-    )
-    signing_key = Unicode(
-        "",
-        config=True,
-        help="""The key (at least 16 bytes) that signs the URLs of api/sign; replicas
-        behind one balancer need the same. Prefer signing_key_file: Jupyter's --debug
-        log prints traits. Empty (and no file): a random key per process, so signed
-        URLs stop working when the process ends and work on no other replica.""",
-    )
-    signing_key_file = Unicode(
-        "", config=True, help="A file holding the signing key (see signing_key)."
-    )
-    signed_url_expiry = Float(
-        300.0, config=True, help="Seconds a signed URL works when api/sign is not told."
-    )
-    max_signed_url_expiry = Float(
-        3600.0, config=True, help="The longest a signed URL may work, in seconds (400 beyond)."
-    )
 
-    posted_source_roots = List(
-        Unicode(),
-        config=True,
-        help="""With allow_reload: URL prefixes (s3://bucket/prefix, /srv/data) that the
-        sources of a config posted to api/config must lie below. Empty: no source may
-        be posted, only `sources: []`.""",
-    )
-    posted_source_kwargs = List(
-        Unicode(),
-        config=True,
-        help="""Storage options (kwargs keys) a posted source may set, e.g. ["anon"].
-        Empty: none, so posted sources cannot point a backend at another endpoint.""",
-    )
-    max_json_body = Int(
-        16 * MiB, config=True, help="Largest body of an api/ request, in bytes (413 beyond)."
-    )
-    audit_log = Unicode(
-        "",
-        config=True,
-        help="""File to append the audit log to: one JSON object per line per request
-        that touches a source (also logged to the 'jupyter_fsspec_proxy.audit' logger).
-        Empty: the logger only.""",
-    )
-    shared_token_user = Unicode(
-        "",
-        config=True,
-        help="""The user name that access rules, {username} paths and the audit log
-        give to requests authenticated by the server's own token or password, which
-        identify no one. Empty: the operating-system user running the server.""",
-    )
     drive_url = Unicode(
         config=True,
         help="""Where the Storage panel of this server's JupyterLab pages finds the
@@ -288,7 +138,9 @@ class FsspecProxy(ExtensionApp):
 
     def initialize_settings(self) -> None:
         page_config.announce_drive_url(self.serverapp.web_app.settings, self.drive_url)
-        self.manager = self.manager_class(parent=self, log=self.log, settings=self._settings())
+        self.manager = self.manager_class(
+            parent=self, config=self._manager_config(), log=self.log, mode=self.mode
+        )
         self.settings[SETTINGS_KEY] = self.manager
         if self.mode in UNSECURED_MODES and self.serverapp.ip not in LOOPBACK:
             self._disable(f"mode {self.mode!r} serves loopback only, not {self.serverapp.ip!r}")
@@ -302,7 +154,7 @@ class FsspecProxy(ExtensionApp):
         unshared = self._unshared_secret()
         if unshared:
             self._refuse_to_start(
-                f"a replica (c.FsspecProxy.replicated) needs what all replicas share: {unshared}"
+                f"a replica (c.ProxyManager.replicated) needs what all replicas share: {unshared}"
             )
             return
         try:
@@ -325,10 +177,10 @@ class FsspecProxy(ExtensionApp):
 
     def _unshared_secret(self) -> str:
         """The setting a replica lacks to sign and check what the others sign, if any."""
-        if not self.replicated:
+        if not self.manager.replicated:
             return ""
-        if not (self.signing_key or self.signing_key_file):
-            return "c.FsspecProxy.signing_key_file"
+        if not (self.manager.signing_key or self.manager.signing_key_file):
+            return "c.ProxyManager.signing_key_file"
         server = self.serverapp.config.get("ServerApp", {})
         if "cookie_secret" not in server and "cookie_secret_file" not in server:
             return "c.ServerApp.cookie_secret_file"
@@ -359,22 +211,25 @@ class FsspecProxy(ExtensionApp):
             self.serverapp.connection_url,
         )
 
-    def _settings(self) -> Settings:
-        """The traits the manager applies, by the same names, frozen."""
-        values = {name: getattr(self, name) for name in Settings.__dataclass_fields__}
-        return Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-    @default("config_admins")
-    def _nobody_in_a_hub(self) -> list[str]:
-        return [] if self.mode == "hub" else ["*"]
-
-    @validate("config_admins", "metrics_access")
-    def _valid_rules(self, proposal: Any) -> Any:
-        try:
-            check_rules(proposal.value, f"c.FsspecProxy.{proposal.trait.name}")
-        except ValueError as exc:
-            raise TraitError(str(exc)) from None
-        return proposal.value
+    def _manager_config(self) -> Config:
+        """The config the manager reads: ``c.ProxyManager``, and the manager's options
+        that deployments set as ``c.FsspecProxy.*`` before they moved (a warning
+        says so; ``c.ProxyManager`` wins)."""
+        # config_file was the proxy's before it moved (Jupyter's own, naming a .py or
+        # .json config of the app, means nothing to an extension of a server).
+        own = set(self.trait_names(config=True)) - {"config_file"}
+        moved = {
+            name: value
+            for name, value in self.config.get("FsspecProxy", {}).items()
+            if name not in own and name in self.manager_class.class_trait_names(config=True)
+        }
+        if not moved:
+            return self.config
+        for name in sorted(moved):
+            self.log.warning("c.FsspecProxy.%s is now c.ProxyManager.%s: rename it", name, name)
+        config = Config({"ProxyManager": moved})
+        config.merge(self.config)
+        return config
 
     def initialize_handlers(self) -> None:
         if self.manager.disabled:

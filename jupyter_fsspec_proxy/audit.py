@@ -2,7 +2,7 @@
 and for each refusal of a request that names one or none.
 
 Written to the ``jupyter_fsspec_proxy.audit`` logger (route it where admins
-collect logs) and, when ``c.FsspecProxy.audit_log`` names a file, appended there.
+collect logs) and, when ``c.ProxyManager.audit_log`` names a file, appended there.
 A record names the user, never a token, cookie or storage option.
 """
 
@@ -37,7 +37,7 @@ class AuditLog:
                 self._file = logging.FileHandler(path, encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(
-                    f"c.FsspecProxy.audit_log: cannot append to {path!r} ({exc.strerror}): "
+                    f"c.ProxyManager.audit_log: cannot append to {path!r} ({exc.strerror}): "
                     "make its folder, or name another file"
                 ) from None
             self._file.setFormatter(logging.Formatter("%(message)s"))

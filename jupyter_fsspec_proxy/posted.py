@@ -63,13 +63,13 @@ def check_posted(
             raise PostedSourceRefused(f"{where}: '.' and '..' are not allowed in posted paths")
         if not any(_below(protocol, path, root) for root in allowed):
             raise PostedSourceRefused(
-                f"{where}: {protocol} paths outside c.FsspecProxy.posted_source_roots "
+                f"{where}: {protocol} paths outside c.ProxyManager.posted_source_roots "
                 "cannot be posted"
             )
         extra = sorted(set(spec.kwargs) - allowed_kwargs)
         if extra:
             raise PostedSourceRefused(
-                f"{where}: storage options {extra} are not in c.FsspecProxy.posted_source_kwargs"
+                f"{where}: storage options {extra} are not in c.ProxyManager.posted_source_kwargs"
             )
         if protocol == "file" and config_real and _below("file", config_real, ("file", path)):
             raise PostedSourceRefused(f"{where}: may not contain the config file")

@@ -36,13 +36,13 @@ def signing_key(key: str, key_file: str) -> bytes:
     """The configured key (a string, or a file's content), else a random one for
     this process; raises ConfigError for a missing file or a short key."""
     if key and key_file:
-        raise ConfigError("Set c.FsspecProxy.signing_key or signing_key_file, not both")
+        raise ConfigError("Set c.ProxyManager.signing_key or signing_key_file, not both")
     if key_file:
         try:
             key = Path(key_file).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"c.FsspecProxy.signing_key_file {key_file!r} cannot be read: {type(exc).__name__}"
+                f"c.ProxyManager.signing_key_file {key_file!r} cannot be read: {type(exc).__name__}"
             ) from None
     if not key:
         return secrets.token_bytes(32)

@@ -131,7 +131,7 @@ export class ProxyConnection {
         `The storage proxy at ${this.endpoint.url} cannot be reached (${error}).` +
           (this.endpoint.sameOrigin
             ? ''
-            : ' A page on another origin needs c.FsspecProxy.allowed_origins.')
+            : ' A page on another origin needs c.ProxyManager.allowed_origins.')
       );
     }
   }

@@ -114,7 +114,7 @@ def raw_request(port: int, headers: dict[str, str], body: bytes = b"") -> bytes:
 @pytest.mark.slow
 def test_odd_content_lengths_and_oversized_chunked_uploads_get_json(tmp_path):
     token = "bad-input-token"
-    args = ("run", f"--IdentityProvider.token={token}", "--FsspecProxy.max_upload_size=10")
+    args = ("run", f"--IdentityProvider.token={token}", "--ProxyManager.max_upload_size=10")
     with standalone(tmp_path, *args) as proxy:
         auth = {"Authorization": f"token {token}"}
         for length in ("\u00b2", "-1", "1e3", "0x10", "9" * 30):

@@ -41,7 +41,7 @@ HARNESS = {  # the app's runtimes and modules, from the harness site
 
 
 @pytest.fixture
-def proxy_config(browser_site) -> dict:
+def extension_config(browser_site) -> dict:
     return HARNESS
 
 
@@ -183,7 +183,7 @@ async def test_app_browses_previews_uploads_and_deletes(
         assert browser.outside(origin) == [], browser.outside(origin)
 
 
-@pytest.mark.parametrize("proxy_config", [{"app_pyscript_url": "/nowhere/"}])
+@pytest.mark.parametrize("extension_config", [{"app_pyscript_url": "/nowhere/"}])
 async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, jp_http_port):
     origin = f"http://127.0.0.1:{jp_http_port}"
     token = jp_serverapp.identity_provider.token
@@ -199,7 +199,7 @@ async def test_the_app_says_when_python_cannot_start(jp_serverapp, http_server, 
         assert await page.inner_text("#status") == "Python did not start"
 
 
-@pytest.mark.parametrize("proxy_config", [{**HARNESS, "app_npm_url": "/nowhere/"}])
+@pytest.mark.parametrize("extension_config", [{**HARNESS, "app_npm_url": "/nowhere/"}])
 async def test_the_app_says_when_the_parquet_reader_cannot_be_loaded(
     jp_serverapp, http_server, jp_http_port, local_root
 ):

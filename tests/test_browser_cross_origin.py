@@ -29,7 +29,7 @@ def page_origin(browser_site, io_loop):
 
 CASES = {
     "private": (["private"], None, True),
-    "run, origin allowed": (["run", "--FsspecProxy.allowed_origins={origin}"], TOKEN, True),
+    "run, origin allowed": (["run", "--ProxyManager.allowed_origins={origin}"], TOKEN, True),
     "run, origin not allowed": (["run"], TOKEN, False),
 }
 

@@ -69,7 +69,7 @@ def jp_base_url() -> str:
 
 
 @pytest.fixture
-def proxy_config(lite_site) -> dict:
+def extension_config(lite_site) -> dict:
     return {"lite_dir": str(lite_site)}
 
 

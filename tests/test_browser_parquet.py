@@ -155,7 +155,7 @@ def test_the_app_previews_parquet_by_ranges(home, mode, thread):
     audit = home / f"audit-{mode}-{thread}.log"
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with standalone(home, mode, *flags(home), *login, f"--FsspecProxy.audit_log={audit}") as proxy:
+    with standalone(home, mode, *flags(home), *login, f"--ProxyManager.audit_log={audit}") as proxy:
         origin = f"http://127.0.0.1:{proxy.port}"
 
         async def scenario() -> dict:

@@ -97,11 +97,11 @@ def test_an_audit_log_that_cannot_be_written_stops_the_start(tmp_path, mode):
     config.write_text(f"sources: [{{name: Local, path: '{tmp_path}'}}]")
     audit = "/var/log/fsspec-proxy-missing-folder/audit.jsonl"
     env = {"FSSPEC_PROXY_CONFIG": str(config), **(HUB_ENVIRONMENT if mode == "hub" else {})}
-    done = command(tmp_path, mode, f"--port={free_port()}", f"--FsspecProxy.audit_log={audit}",
+    done = command(tmp_path, mode, f"--port={free_port()}", f"--ProxyManager.audit_log={audit}",
                    env=env)  # fmt: skip
     assert done.returncode != 0
     message = done.stdout + done.stderr
-    assert f"c.FsspecProxy.audit_log: cannot append to '{audit}'" in message
+    assert f"c.ProxyManager.audit_log: cannot append to '{audit}'" in message
     assert "is running at" not in message
 
 
@@ -127,3 +127,22 @@ def test_access_lines_for_successes_show_at_debug_level_only(tmp_path, level):
     assert "404 GET /fsspec-proxy/files/Local/b.txt" in log  # a warning at any level
     assert ("200 GET /fsspec-proxy/files/Local/a.txt" in log) is (level == "DEBUG")
     assert ("Accepting token-authenticated request" in log) is (level == "DEBUG")
+
+
+def test_the_managers_options_under_their_old_section_still_apply(tmp_path):
+    """A deployment that still sets ``c.FsspecProxy.config_file`` and
+    ``max_upload_size`` gets those sources and that limit, and warnings with the
+    options' new names."""
+    (tmp_path / "legacy").mkdir()
+    config = tmp_path / "legacy.yaml"
+    config.write_text(f"sources:\n  - name: Legacy\n    path: {tmp_path / 'legacy'}\n")
+    legacy = (f"--FsspecProxy.config_file={config}", "--FsspecProxy.max_upload_size=10")
+    with standalone(tmp_path, "dev", *legacy) as proxy:
+        response, body = proxy.request("PUT", "files/Legacy/ten.bin", body=b"x" * 10)
+        assert response.status == 201, body
+        response, body = proxy.request("PUT", "files/Legacy/eleven.bin", body=b"x" * 11)
+        assert response.status == 413, body
+    assert [path.name for path in (tmp_path / "legacy").iterdir()] == ["ten.bin"]
+    log = proxy.log.read_text()
+    for name in ("config_file", "max_upload_size"):
+        assert f"c.FsspecProxy.{name} is now c.ProxyManager.{name}" in log

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from jupyter_server.extension.application import ExtensionApp
 
+from jupyter_fsspec_proxy.app import FsspecProxy
 from jupyter_fsspec_proxy.config import parse_yaml
+from jupyter_fsspec_proxy.manager import ProxyManager
 from jupyter_fsspec_proxy.testing.routes import served
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
@@ -107,6 +110,20 @@ def test_the_source_configs_in_the_docs_are_valid(page):
     assert configs
     for text in configs:
         assert parse_yaml(text, page)
+
+
+def test_the_configuration_page_names_every_option_under_its_class():
+    """Each configurable trait of the extension and of its manager has a row in the
+    table of its own class on docs/configuration.md, and no row names a trait that is
+    not there."""
+    page = (DOCS / "configuration.md").read_text()
+    extension, manager = page.split("The proxy's policy")
+    for cls, table in ((FsspecProxy, extension), (ProxyManager, manager)):
+        rows = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+        traits = set(cls.class_trait_names(config=True))
+        if cls is FsspecProxy:  # Jupyter's own options of every extension
+            traits -= set(ExtensionApp.class_trait_names(config=True))
+        assert rows == traits
 
 
 def documented_routes(table: str) -> set[str]:

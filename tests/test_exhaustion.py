@@ -29,10 +29,10 @@ def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     options = [
         f"--IdentityProvider.token={TOKEN}",
-        f"--FsspecProxy.upload_memory={32 * MiB}",
-        f"--FsspecProxy.readahead_memory={16 * MiB}",
-        "--FsspecProxy.upload_idle_timeout=3",
-        "--FsspecProxy.send_timeout=3",
+        f"--ProxyManager.upload_memory={32 * MiB}",
+        f"--ProxyManager.readahead_memory={16 * MiB}",
+        "--ProxyManager.upload_idle_timeout=3",
+        "--ProxyManager.send_timeout=3",
     ]
     with standalone(tmp_path, "run", *options) as proxy:
         assert proxy.request("GET", "api/ls/S3", headers=AUTH)[0].status == 200  # S3 loaded

@@ -28,7 +28,7 @@ BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
 
 
 def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
-    with standalone(tmp_path, "dev", "--FsspecProxy.upload_timeout=2") as proxy:
+    with standalone(tmp_path, "dev", "--ProxyManager.upload_timeout=2") as proxy:
         server = psutil.Process(proxy.process.pid)
         proxy.request("GET", "api")
         fds_before = server.num_fds()
@@ -80,7 +80,7 @@ def test_s3_dying_mid_transfer(tmp_path, s3_relay):
     (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
     staged_before = staged_uploads(Path(tempfile.gettempdir()))
 
-    with standalone(tmp_path, "dev", "--FsspecProxy.chunk_size=262144") as proxy:
+    with standalone(tmp_path, "dev", "--ProxyManager.chunk_size=262144") as proxy:
         download = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
         download.request("GET", "/fsspec-proxy/files/S3/big.bin")
         response = download.getresponse()

@@ -73,14 +73,14 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
     static = offline_folder(home / "app-static")  # the app offline, as in docs/pyscript.md
     prefix = "/services/fsspec-proxy/static"  # Jupyter's static files, under the service
     options = [
-        f"--FsspecProxy.audit_log={audit}",
+        f"--ProxyManager.audit_log={audit}",
         f"--ServerApp.extra_static_paths={static / 'static'}",
         f"--FsspecProxy.app_pyscript_url={prefix}/pyscript/",
         f"--FsspecProxy.app_interpreter_url={prefix}/pyodide/pyodide.mjs",
         f"--FsspecProxy.app_npm_url={prefix}/npm/",
-        "--FsspecProxy.allow_reload=True",
-        "--FsspecProxy.config_admins=user:alice",
-        f"--FsspecProxy.posted_source_roots={POSTED_ROOT}",
+        "--ProxyManager.allow_reload=True",
+        "--ProxyManager.config_admins=user:alice",
+        f"--ProxyManager.posted_source_roots={POSTED_ROOT}",
     ]
     with jupyterhub(home, config, USERS, options, ADMINS) as running:
         running.audit = audit

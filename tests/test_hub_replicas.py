@@ -58,7 +58,7 @@ def replicas(tmp_path_factory) -> Iterator[Deployment]:
         {"name": "Team", "path": str(team), "access": {"read": ["group:analysts"],
                                                        "write": ["group:analysts"]}},
     ]  # fmt: skip
-    options = ["--FsspecProxy.allow_reload=True", "--FsspecProxy.config_admins=user:alice"]
+    options = ["--ProxyManager.allow_reload=True", "--ProxyManager.config_admins=user:alice"]
     with deployment(workdir, sources, USERS, options) as running:
         running.shared = shared
         yield running
@@ -173,7 +173,7 @@ def test_a_posted_config_is_refused_and_each_replica_reloads_its_file(replicas):
 
 def test_a_replica_needs_what_all_replicas_share(tmp_path):
     exports, command = documented_start()
-    without_key = re.sub(r"--FsspecProxy.signing_key_file=\S+", "", command)
+    without_key = re.sub(r"--ProxyManager.signing_key_file=\S+", "", command)
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
     (tmp_path / "hub_token").write_text("token")
     (tmp_path / "cookie_secret").write_text("secret")
@@ -184,7 +184,7 @@ def test_a_replica_needs_what_all_replicas_share(tmp_path):
         capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode != 0
-    assert "needs what all replicas share: c.FsspecProxy.signing_key_file" in done.stderr
+    assert "needs what all replicas share: c.ProxyManager.signing_key_file" in done.stderr
     no_name = script.replace("export JUPYTERHUB_SERVICE_NAME=fsspec-proxy", "")
     done = subprocess.run(
         ["bash", "-c", no_name.replace("/etc/fsspec-proxy/", f"{tmp_path}/")],

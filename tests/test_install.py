@@ -32,7 +32,7 @@ def test_jupyter_subcommand_exists():
         ["jupyter", "fsspec-proxy", "--help-all"], capture_output=True, text=True, timeout=120
     )
     assert helped.returncode == 0
-    assert "FsspecProxy.allowed_origins" in helped.stdout
+    assert "ProxyManager.allowed_origins" in helped.stdout
 
 
 def test_the_jupyterlab_extension_is_installed_with_the_package():

@@ -99,7 +99,7 @@ def test_the_deployment_runs_the_documented_replica_command(objects):
     mounts = {m["name"]: PurePosixPath(m["mountPath"]) for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in objects["Deployment"]["spec"]["template"]["spec"]["volumes"]}
     secret_files = {item["path"] for item in volumes["secrets"]["secret"]["items"]}
-    for flag in ("--ServerApp.cookie_secret_file", "--FsspecProxy.signing_key_file"):
+    for flag in ("--ServerApp.cookie_secret_file", "--ProxyManager.signing_key_file"):
         path = PurePosixPath(flags[flag])
         assert path.parent == mounts["secrets"] and path.name in secret_files
     config = PurePosixPath(next(e["value"] for e in container["env"]

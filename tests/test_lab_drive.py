@@ -90,8 +90,8 @@ def lab(folders, s3_endpoint, s3_root) -> Iterator[Jupyter]:
     config = folders["home"] / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     options = [
-        f"--FsspecProxy.config_file={config}",
-        "--FsspecProxy.shared_token_user=tester",
+        f"--ProxyManager.config_file={config}",
+        "--ProxyManager.shared_token_user=tester",
         "--LabApp.expose_app_in_browser=True",
     ]
     with jupyter_app(folders["home"], *options) as running:

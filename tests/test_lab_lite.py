@@ -126,7 +126,7 @@ def test_a_site_on_another_origin_logs_in_with_a_token_the_user_types(
     with site_server(site) as site_origin:
         sources_file(tmp_path, data)
         options = [f"--IdentityProvider.token={CROSS_TOKEN}"]
-        options.append(f"--FsspecProxy.allowed_origins={site_origin}")
+        options.append(f"--ProxyManager.allowed_origins={site_origin}")
         with standalone(tmp_path, "run", *options, port=proxy_port):
             user = StorageBrowser(browser.context.new_page())
             user.start(f"{site_origin}/lab/index.html")

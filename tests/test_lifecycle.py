@@ -92,12 +92,12 @@ async def test_an_unsafe_mode_in_a_shared_server_disables_only_the_proxy(jp_fetc
     assert (await jp_fetch("api", "status")).code == 200
 
 
+@pytest.mark.parametrize("proxy_config", [{"chunk_size": 64}])
 async def test_failed_reads_ahead_are_always_retrieved(
     http_server_client, http_server_port, jp_base_url, jp_serverapp, monkeypatch
 ):
     """A client that leaves mid-batch: the reads already started are collected, so
     asyncio never reports 'Task exception was never retrieved'."""
-    manager_of(jp_serverapp).settings.__dict__["chunk_size"] = 64
     memory = slow_backend.SlowMemoryFileSystem()
     memory.pipe_file("/slow/f.bin", b"x" * 64)
     monkeypatch.setattr(slow_backend.SlowMemoryFileSystem, "delay", 0)

@@ -117,7 +117,7 @@ def test_create_only_uploads_are_refused_by_s3_when_the_object_appears(s3_proxy,
 def test_an_upload_larger_than_the_limit_is_aborted_mid_body(tmp_path, s3_endpoint, s3_prefix):
     write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
-    limit = f"--FsspecProxy.max_upload_size={20 * MiB}"
+    limit = f"--ProxyManager.max_upload_size={20 * MiB}"
     with standalone(tmp_path, "dev", limit) as proxy:
         connection = put_head(proxy.port, "files/S3/chunked.bin", {"Transfer-Encoding": "chunked"})
         with pytest.raises(OSError):  # the server answers and stops reading

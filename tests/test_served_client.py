@@ -81,7 +81,7 @@ def lite_site(tmp_path):
 
 
 @pytest.fixture
-def proxy_config(lite_site):
+def extension_config(lite_site):
     return {"lite_dir": str(lite_site)}
 
 

@@ -285,7 +285,7 @@ def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
         home.mkdir()
         (home / "proxy.yaml").write_text(yaml.safe_dump(config))
         homes.append(home)
-    shared = f"--FsspecProxy.signing_key_file={key}"
+    shared = f"--ProxyManager.signing_key_file={key}"
     with (
         standalone(homes[0], "dev", shared) as a,
         standalone(homes[1], "dev", shared) as b,
@@ -305,7 +305,7 @@ def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
 @pytest.mark.slow
 def test_an_unreadable_key_file_stops_the_start(tmp_path):
     (tmp_path / "proxy.yaml").write_text("sources: []")
-    missing = f"--FsspecProxy.signing_key_file={tmp_path / 'missing.key'}"
+    missing = f"--ProxyManager.signing_key_file={tmp_path / 'missing.key'}"
     env = {**os.environ, "FSSPEC_PROXY_CONFIG": str(tmp_path / "proxy.yaml"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path)}  # fmt: skip
     command = [

@@ -55,7 +55,7 @@ def test_only_url_tokens_start_a_cookie_session(tmp_path):
 
 
 def test_run_mode_with_an_allowed_origin(tmp_path):
-    args = ("run", f"--IdentityProvider.token={TOKEN}", f"--FsspecProxy.allowed_origins={ORIGIN}")
+    args = ("run", f"--IdentityProvider.token={TOKEN}", f"--ProxyManager.allowed_origins={ORIGIN}")
     with standalone(tmp_path, *args) as proxy:
         response, _ = proxy.request("OPTIONS", "files/Local/x", headers=PREFLIGHT)
         assert response.getheader("Access-Control-Allow-Origin") == ORIGIN

@@ -12,7 +12,7 @@ c.JupyterHub.services = [
             "jupyter",
             "fsspec-proxy",
             "hub",
-            "--FsspecProxy.audit_log=/var/log/fsspec-proxy/audit.jsonl",
+            "--ProxyManager.audit_log=/var/log/fsspec-proxy/audit.jsonl",
         ],  # fmt: skip
         "environment": {"FSSPEC_PROXY_CONFIG": "/etc/fsspec-proxy/config.yaml"},
         "oauth_no_confirm": True,  # no "authorize this service" page for users

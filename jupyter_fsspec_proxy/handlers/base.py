@@ -46,6 +46,8 @@ NO_XSRF = (
     "X-XSRFToken header (GET api/xsrf gives it), or authenticate with "
     "'Authorization: token <token>' instead"
 )
+#: Answers orjson refuses (lone surrogates), as the standard library writes them.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 RETRY_AFTER = 5  # seconds, in 503 answers
 #: Refused bodies up to this size are read (and thrown away) before the answer.
 DRAIN_LIMIT = 8 * 2**20
@@ -144,13 +146,13 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
     async def _drain(self) -> None:
         """Read the rest of the body into nothing, then return."""
         self._draining = True
-        self.request.connection.set_body_timeout(self.manager.settings.upload_idle_timeout)
+        self.request.connection.set_body_timeout(self.manager.upload_idle_timeout)
         future_set_result_unless_cancelled(self._prepared_future, None)  # tornado reads on
         await self.request._body_future
 
     @property
     def max_body(self) -> int:
-        return self.manager.settings.max_json_body
+        return self.manager.max_json_body
 
     def limit_body(self) -> None:
         """Refuse a body over ``max_body`` bytes: by its Content-Length before reading
@@ -253,7 +255,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         ``send_timeout`` seconds is disconnected: it would hold memory forever."""
         sending = self.flush()
         try:
-            await asyncio.wait_for(asyncio.shield(sending), self.manager.settings.send_timeout)
+            await asyncio.wait_for(asyncio.shield(sending), self.manager.send_timeout)
         except asyncio.TimeoutError:
             self.log.warning("Closing %s: it took nothing for too long", self._request_summary())
             self.request.connection.close()
@@ -263,7 +265,11 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
         """Answer with ``data`` as compact JSON (orjson: a listing of a thousand files
         encodes ten times faster than with the standard library)."""
         self.set_status(status)
-        self.finish(orjson.dumps(data))
+        try:
+            body = orjson.dumps(data)
+        except orjson.JSONEncodeError:  # names that are not UTF-8 on disk: lone surrogates
+            body = _COMPACT_JSON.encode(data).encode()
+        self.finish(body)
 
     def json_body(self) -> dict[str, Any]:
         try:
@@ -372,7 +378,7 @@ class ProxyHandler(ExtensionHandlerMixin, APIHandler):
             self.set_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
             self.set_header("Access-Control-Max-Age", "600")
             wants_private = self.request.headers.get("Access-Control-Request-Private-Network")
-            if self.manager.settings.mode == "private" and wants_private == "true":
+            if self.manager.mode == "private" and wants_private == "true":
                 self.set_header("Access-Control-Allow-Private-Network", "true")
         self.set_status(204)
         self.finish()

@@ -97,7 +97,7 @@ class RangesHandler(ProxyHandler):
             path, start, end = ranges[ahead]
             if ahead in prefetched or start is None or end is None:
                 continue
-            if not 0 <= start < end <= start + self.manager.settings.chunk_size:
+            if not 0 <= start < end <= start + self.manager.chunk_size:
                 continue
             try:
                 target = self._locate_once(path)
@@ -131,7 +131,7 @@ class RangesHandler(ProxyHandler):
             await self._frame(index, b"")
             return
         sent = False
-        chunk_size = self.manager.settings.chunk_size
+        chunk_size = self.manager.chunk_size
         async for chunk in target.backend.read(target.full, start, end, chunk_size):
             await self._frame(index, chunk)
             sent = True
@@ -145,6 +145,6 @@ class RangesHandler(ProxyHandler):
         if data:
             self.write(data)
         self._buffered += len(data)
-        if self._buffered >= self.manager.settings.chunk_size:
+        if self._buffered >= self.manager.chunk_size:
             self._buffered = 0
             await self.send_now()

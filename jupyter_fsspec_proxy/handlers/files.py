@@ -48,7 +48,7 @@ class FileHandler(UploadingHandler):
     async def before_body(self) -> None:
         await super().before_body()
         if self.request.method == "PUT":
-            self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+            self.request.connection.set_body_timeout(self.manager.upload_timeout)
             started = await self.start_upload(self.path_args[0])
             self.upload, self.conditions, self.client_name = started
             self.cut_off_when_idle()
@@ -125,7 +125,7 @@ class FileHandler(UploadingHandler):
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
             chunks = target.backend.read(
-                target.full, start, end, self.manager.settings.chunk_size, reader, meta.etag
+                target.full, start, end, self.manager.chunk_size, reader, meta.etag
             )
             async for chunk in chunks:
                 if self._write_buffer:  # the previous chunk leaves before the next is kept

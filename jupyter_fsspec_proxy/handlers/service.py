@@ -24,7 +24,7 @@ class IndexHandler(ProxyHandler):
 
     @authorized
     async def get(self) -> None:
-        self.write_json({"version": __version__, "mode": self.manager.settings.mode})
+        self.write_json({"version": __version__, "mode": self.manager.mode})
 
 
 class SourcesHandler(ProxyHandler):
@@ -59,11 +59,11 @@ class _ReconfigureHandler(ProxyHandler):
     """Changes the sources in force, all at once or not at all."""
 
     async def apply(self, change: Callable[[], Awaitable[None]]) -> None:
-        if not self.manager.settings.allow_reload:
-            raise HTTPError(403, "Reconfiguration is disabled (c.FsspecProxy.allow_reload)")
+        if not self.manager.allow_reload:
+            raise HTTPError(403, "Reconfiguration is disabled (c.ProxyManager.allow_reload)")
         if not self.manager.may_reconfigure(self.caller):
             raise HTTPError(
-                403, "Only the proxy's administrators (c.FsspecProxy.config_admins) may do this"
+                403, "Only the proxy's administrators (c.ProxyManager.config_admins) may do this"
             )
         try:
             await change()
@@ -89,10 +89,10 @@ class ConfigHandler(_ReconfigureHandler):
         await self.apply(self._replace)
 
     async def _replace(self) -> None:
-        if self.manager.settings.replicated:
+        if self.manager.replicated:
             raise HTTPError(
                 409,
-                "This proxy is one of several replicas (c.FsspecProxy.replicated): a posted "
+                "This proxy is one of several replicas (c.ProxyManager.replicated): a posted "
                 "config would change this one only. Change the config file, then reload "
                 "(api/reload) or restart each replica",
             )
@@ -124,8 +124,8 @@ class MetricsHandler(ExtensionHandlerMixin, PrometheusMetricsHandler):
     def get(self) -> None:
         manager = self.settings[SETTINGS_KEY]
         user = self.current_user
-        if not user or not matches(manager.settings.metrics_access, Caller.of(user)):
-            raise HTTPError(403, "Only c.FsspecProxy.metrics_access may read the metrics")
+        if not user or not matches(manager.metrics_access, Caller.of(user)):
+            raise HTTPError(403, "Only c.ProxyManager.metrics_access may read the metrics")
         super().get()
 
 

@@ -42,9 +42,8 @@ class SignHandler(ProxyHandler):
 
     def _expiry(self, body: dict[str, Any]) -> float:
         """The seconds asked for, within ``max_signed_url_expiry``."""
-        settings = self.manager.settings
-        seconds = body.get("expires", settings.signed_url_expiry)
-        longest = settings.max_signed_url_expiry
+        seconds = body.get("expires", self.manager.signed_url_expiry)
+        longest = self.manager.max_signed_url_expiry
         number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
         if not number or not 0 < seconds <= longest:
             raise HTTPError(400, "'expires' must be seconds above 0, at most %g", longest)

@@ -28,7 +28,7 @@ class UploadingHandler(ProxyHandler):
 
     @property
     def max_body(self) -> int:
-        return self.manager.settings.max_upload_size
+        return self.manager.max_upload_size
 
     async def start_upload(self, path: str) -> tuple[Upload, WriteConditions, str]:
         """Check everything that can be checked before accepting a single byte (the
@@ -47,7 +47,7 @@ class UploadingHandler(ProxyHandler):
         """Answer 408 (and keep nothing) once the client has sent nothing of the body
         into ``self.upload`` for ``upload_idle_timeout`` seconds; time the server
         spends waiting does not count."""
-        idle = self.manager.settings.upload_idle_timeout
+        idle = self.manager.upload_idle_timeout
         if after is None:
             self._idle_since = time.monotonic()
 

@@ -75,7 +75,7 @@ class UploadSessionHandler(UploadingHandler):
             self.upload = None
             uploads.abort(session)  # it cannot complete: nothing of it is kept
             raise
-        self.request.connection.set_body_timeout(self.manager.settings.upload_timeout)
+        self.request.connection.set_body_timeout(self.manager.upload_timeout)
         self.cut_off_when_idle()
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:

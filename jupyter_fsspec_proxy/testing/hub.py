@@ -56,7 +56,7 @@ kernels["FSSPEC_PROXY_ENDPOINT_URL"] = kernels["FSSPEC_PROXY_ENDPOINT_URL"].repl
 )
 if "command" in service:  # managed: the hub starts it (an external one, the test)
     service["command"] = [
-        *(arg for arg in service["command"] if not arg.startswith("--FsspecProxy.audit_log")),
+        *(arg for arg in service["command"] if not arg.startswith("--ProxyManager.audit_log")),
         *{options!r},
     ]
     service["environment"]["FSSPEC_PROXY_CONFIG"] = {config!r}

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ..app import FsspecProxy
+from ..manager import ProxyManager
 from .sources import ACCESS_KEY, BUCKET, SECRET, SERVED_TOKEN, dead_s3_kwargs, moto_s3, s3_kwargs
 from .standalone import Proxy, standalone
 
@@ -89,7 +91,13 @@ def sources(local_root, readonly_root, s3_endpoint, s3_prefix) -> list[dict]:
 
 @pytest.fixture
 def proxy_config() -> dict:
-    """Extra FsspecProxy traits for one test module or test."""
+    """Extra ProxyManager traits (the proxy's policy) for one test module or test."""
+    return {}
+
+
+@pytest.fixture
+def extension_config() -> dict:
+    """Extra FsspecProxy traits (the extension's pages and mode) for one test or module."""
     return {}
 
 
@@ -108,13 +116,17 @@ def authorizer_class() -> type | None:
 
 
 @pytest.fixture
-def jp_server_config(config_file, proxy_config, authorizer_class):
+def jp_server_config(config_file, proxy_config, extension_config, authorizer_class):
+    for cls, options in ((ProxyManager, proxy_config), (FsspecProxy, extension_config)):
+        unknown = set(options) - set(cls.class_trait_names(config=True))
+        assert not unknown, f"not options of {cls.__name__}: {unknown}"
     server = {"jpserver_extensions": {"jupyter_fsspec_proxy": True}}
     if authorizer_class is not None:
         server["authorizer_class"] = authorizer_class
     return {
         "ServerApp": server,
-        "FsspecProxy": {"config_file": str(config_file), **proxy_config},
+        "ProxyManager": {"config_file": str(config_file), **proxy_config},
+        "FsspecProxy": extension_config,
     }
 
 

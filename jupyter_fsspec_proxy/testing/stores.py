@@ -500,7 +500,7 @@ def serving(
 ) -> Iterator[Served]:
     """A standalone proxy (run mode, ``TOKEN``, debug log) serving ``sources``."""
     (home / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
-    args = ("run", f"--IdentityProvider.token={TOKEN}", "--FsspecProxy.allow_reload=True",
+    args = ("run", f"--IdentityProvider.token={TOKEN}", "--ProxyManager.allow_reload=True",
             "--ServerApp.log_level=DEBUG")  # fmt: skip
     with standalone(home, *args, env=env) as proxy:
         url = f"http://127.0.0.1:{proxy.port}/fsspec-proxy/"

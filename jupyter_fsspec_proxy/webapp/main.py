@@ -12,6 +12,7 @@ from urllib.parse import quote
 import parquet
 from fsspec.callbacks import Callback
 from fsspec_proxy_client import AsyncProxyFileSystem
+from fsspec_proxy_client.discovery import endpoint_in
 from pyscript import document, when, window
 from tables import csv_table, human, jsonl_table
 
@@ -19,9 +20,9 @@ PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 100
 HEX_BYTES = 512
 JSON_LINES = ("jsonl", "ndjson")
-# the page is {base_url}fsspec-proxy/app/; the base URL may hold "fsspec-proxy" too
-# (a JupyterHub service of that name: /services/fsspec-proxy/fsspec-proxy/app/)
-PROXY_URL = str(window.location.href).rsplit("/fsspec-proxy/app/", 1)[0] + "/fsspec-proxy/"
+# the page's own proxy ({base_url}fsspec-proxy/app/ is the page): the page's window,
+# since a worker's own location is its script's
+PROXY_URL = endpoint_in(str(window.location.href))
 fs = AsyncProxyFileSystem(endpoint_url=PROXY_URL, skip_instance_cache=True)
 # path: the folder shown, None while a listing is in flight or failed (nothing acts then);
 # listing, shown: how many listings and previews were started, so that an answer that

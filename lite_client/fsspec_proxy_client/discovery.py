@@ -29,13 +29,18 @@ def find_proxy(endpoint_url: str | None, token: str | None) -> tuple[str, str | 
     return _normalize(url), token
 
 
-def _first_set(*names: str) -> str | None:
-    return next((os.environ[name] for name in names if os.environ.get(name)), None)
-
-
 def _normalize(url: str) -> str:
     url = url.rstrip("/") + "/"
     return url if url.endswith(MARKER) else url + MARKER.lstrip("/")
+
+
+def endpoint_in(href: str) -> str | None:
+    """The proxy that serves the page at ``href`` (a URL below ``fsspec-proxy/``: an
+    app or a JupyterLite site), if any. The last marker counts: a JupyterHub
+    service may be named fsspec-proxy too (``/services/fsspec-proxy/fsspec-proxy/``)."""
+    if MARKER not in href:
+        return None
+    return href[: href.rindex(MARKER) + len(MARKER)]
 
 
 def _from_browser() -> str:
@@ -44,9 +49,9 @@ def _from_browser() -> str:
     else the origin's root."""
     import js
 
-    href = str(js.location.href)
-    if MARKER in href:  # the last one: a hub service may be named fsspec-proxy too
-        return href[: href.rindex(MARKER) + len(MARKER)]
+    served = endpoint_in(str(js.location.href))
+    if served:
+        return served
     base_url = _page_base_url(js)
     return str(js.location.origin) + (base_url or "/")
 
