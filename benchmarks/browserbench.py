@@ -15,18 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
+import servers
 import yaml
 
+from jupyter_fsspec_proxy.testing.browser import build_site, chromium
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-import servers  # noqa: E402
-from browser_harness import build_site, chromium  # noqa: E402
-
 MiB = 1 << 20
 SIZE = 64 * MiB
 RANGES = 500

@@ -29,8 +29,9 @@ import pandas as pd
 import psutil
 import servers
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import jupyterhub  # tests/, on the path through servers
 from rounds import alternate_best
+
+from jupyter_fsspec_proxy.testing.hub import jupyterhub
 
 SIZE = 64 * h.MiB
 LARGE = 256 * h.MiB

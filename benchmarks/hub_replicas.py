@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 
 import httpbench as h
 import servers
-from balancer import balancer, requests_by_line
-from replica_harness import NGINX_CONFIG, Load, deployment
 from rounds import alternate_best
+
+from jupyter_fsspec_proxy.testing.balancer import balancer, requests_by_line
+from jupyter_fsspec_proxy.testing.replicas import NGINX_CONFIG, Load, deployment
 
 SIZE = 64 * h.MiB
 PREFIX = "/services/fsspec-proxy/fsspec-proxy/files/Bench/"

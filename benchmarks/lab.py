@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager, suppress
@@ -33,14 +32,12 @@ import pyarrow.parquet as pq
 import yaml
 
 from jupyter_fsspec_proxy.confined import STAGED_PREFIX
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import LAB_TOKEN, StorageBrowser, jupyter_app
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
+from jupyter_fsspec_proxy.testing.tables import CODECS, GROUPS, ROWS, big_table
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from browser_harness import chromium_sync  # noqa: E402
-from lab_harness import LAB_TOKEN, StorageBrowser, jupyter_app  # noqa: E402
-from processes import Peak, PeakRSS, folder_bytes  # noqa: E402
-from test_browser_parquet import CODECS, GROUPS, ROWS, big_table  # noqa: E402
-
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 CSV_ROWS = 275_000  # 10 MiB

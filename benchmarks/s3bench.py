@@ -13,9 +13,10 @@ import s3fs
 import yaml
 from clientbench import Side, ranges_req_s, read_mb_s, seconds
 from httpbench import RANGE, offsets, upload_mb_s
-from processes import Peak, PeakRSS, folder_bytes
 from rounds import best_of_rounds, per_key
 from servers import Server, free_port, running
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
 
 BUCKET = "bench"
 CREDENTIALS = {"key": "benchmark-key", "secret": "benchmark-secret"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -10,8 +9,7 @@ import httpbench as h
 import servers
 from rounds import alternate_best
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from balancer import balancer, served_by
+from jupyter_fsspec_proxy.testing.balancer import balancer, served_by
 
 CLIENTS = 16
 PER_CLIENT = 250

@@ -29,8 +29,9 @@ import s3bench
 import scaleout
 import servers
 from httpbench import MiB
-from processes import PeakRSS
 from rounds import alternate_best, best_of_rounds, per_key
+
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
 
 HERE = Path(__file__).parent
 BIG = 64 * MiB

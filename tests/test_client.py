@@ -28,7 +28,7 @@ from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSyste
 from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
 @pytest.fixture
@@ -334,6 +334,7 @@ class Progress(Callback):
 MiB = 1 << 20
 
 
+@pytest.mark.slow
 async def test_256_mib_put_and_get_in_bounded_client_memory(remote, tmp_path: Path):
     source = tmp_path / "source.bin"
     with source.open("wb") as out:

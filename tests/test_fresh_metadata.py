@@ -8,9 +8,10 @@ import asyncio
 
 import pytest
 import s3fs
-from conftest import body_json, s3_kwargs
 
 from jupyter_fsspec_proxy.errors import SourceChanged
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import manager_of, s3_kwargs
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ async def test_changes_behind_the_proxys_back_are_seen_at_once(proxy, outside, s
 
 
 async def test_a_read_of_a_version_that_was_replaced_is_refused(jp_serverapp, outside, s3_prefix):
-    manager = jp_serverapp.web_app.settings["fsspec_proxy_manager"]
+    manager = manager_of(jp_serverapp)
     backend = manager.source("S3", manager.shared_token_caller).backend
     path = f"{s3_prefix}/torn.txt"
     outside.pipe_file(path, b"old")
@@ -98,6 +99,7 @@ async def test_a_read_from_s3_is_one_request_whose_answer_describes_the_file(
     assert missing.code == 404
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy_config", [{"allow_reload": True}])
 async def test_reloads_never_close_a_backend_under_a_request(proxy):
     payload = bytes(range(256)) * 256

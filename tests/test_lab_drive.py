@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 import yaml
-from browser_harness import HERE, chromium_sync
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     LAB_TOKEN,
     ROW,
@@ -34,10 +35,19 @@ from lab_harness import (  # noqa: F401 - jp_*: fixtures
     jp_server_cleanup,
     jupyter_app,
 )
-from processes import PeakRSS, wait_until
-from test_browser_parquet import CODECS, GROUPS, ROWS, big_table
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import (
+    ACCESS_KEY,
+    BUCKET,
+    SECRET,
+    s3_kwargs,
+    staged_uploads,
+)
+from jupyter_fsspec_proxy.testing.tables import CODECS, GROUPS, ROWS, big_table
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
 CONFIRM_DELETE = re.compile("^(Delete|Move to Trash)$")
 NOTEBOOK = {
@@ -416,10 +426,6 @@ def start_upload(user: StorageBrowser, upload: Path) -> None:
     user.press_dialog("Upload")
 
 
-def staged(folder: Path) -> list[str]:
-    return [p.name for p in folder.glob(".fsspec-proxy-upload-*")]
-
-
 def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     user, lab, folders, tmp_path
 ):
@@ -436,7 +442,7 @@ def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {"upload_mib": 200, "server_rss_growth_mib": round(memory.growth_mib, 1)}
     (ARTIFACTS / "jupyterlab-upload.json").write_text(json.dumps(figures))
-    assert staged(folders["local"]) == []
+    assert staged_uploads(folders["local"]) == []
 
 
 def test_an_upload_shows_its_progress_and_a_cancel_keeps_nothing(user, folders, tmp_path):
@@ -449,11 +455,11 @@ def test_an_upload_shows_its_progress_and_a_cancel_keeps_nothing(user, folders, 
         "Number(document.querySelector('.jp-StatusBar-Widget [role=progressbar]')"
         ".getAttribute('aria-valuenow')) > 0"
     )
-    wait_until(lambda: staged(folders["local"]), "pieces arrived")
+    wait_until(lambda: staged_uploads(folders["local"]), "pieces arrived")
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads'] button")
     assert "was cancelled: nothing of it was kept" in user.dialog_text()
     user.press_dialog(re.compile("Dismiss|Close|OK"))
-    wait_until(lambda: not staged(folders["local"]), "the staged pieces removed")
+    wait_until(lambda: not staged_uploads(folders["local"]), "the staged pieces removed")
     assert not (folders["local"] / "cancelled.bin").exists()
     progress.wait_for(state="hidden")  # the status bar shows no upload any more
     cancel_button = f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads']"
@@ -464,10 +470,10 @@ def test_leaving_the_page_during_an_upload_keeps_nothing(user, lab, folders, tmp
     upload = a_file_of(tmp_path / "left.bin", 96)
     user.go("Local")
     start_upload(user, upload)
-    wait_until(lambda: staged(folders["local"]), "pieces arrived")
+    wait_until(lambda: staged_uploads(folders["local"]), "pieces arrived")
     user.page.reload()
     # aborted by the page as it left, long before the session's idle expiry (120 s)
-    wait_until(lambda: not staged(folders["local"]), "the staged pieces removed")
+    wait_until(lambda: not staged_uploads(folders["local"]), "the staged pieces removed")
     assert not (folders["local"] / "left.bin").exists()
     user.start(f"{lab.url}lab?token={LAB_TOKEN}")
 

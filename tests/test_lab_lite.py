@@ -18,19 +18,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from browser_harness import HERE, chromium_sync
-from conftest import ACCESS_KEY, SECRET
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     LAB_TOKEN,
     StorageBrowser,
     jp_asyncio_loop,
     jp_server_cleanup,
 )
-from processes import free_port, wait_until
-from standalone_harness import standalone
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.browser
 
 DOC = Path(__file__).parents[1] / "docs" / "jupyterlab.md"
-ARTIFACTS = HERE.parent / "test-artifacts"
+ARTIFACTS = CHECKOUT / "test-artifacts"
 CROSS_TOKEN = "lite-cross-origin-token"
 EXPOSE_APP = {"exposeAppInBrowser": "true"}  # for the tests: window.jupyterapp
 
