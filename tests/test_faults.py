@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
@@ -78,9 +76,10 @@ def test_s3_dying_mid_transfer(tmp_path, s3_relay):
         {"name": "Local", "path": str(tmp_path / "data")},
     ]
     (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
-    staged_before = staged_uploads(Path(tempfile.gettempdir()))
-
-    with standalone(tmp_path, "dev", "--ProxyManager.chunk_size=262144") as proxy:
+    temporary = tmp_path / "tmp"  # the proxy's own: no other process stages there
+    temporary.mkdir()
+    chunks = "--ProxyManager.chunk_size=262144"
+    with standalone(tmp_path, "dev", chunks, env={"TMPDIR": str(temporary)}) as proxy:
         download = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
         download.request("GET", "/fsspec-proxy/files/S3/big.bin")
         response = download.getresponse()
@@ -99,7 +98,7 @@ def test_s3_dying_mid_transfer(tmp_path, s3_relay):
         assert listing.status == 502
         local, text = proxy.request("GET", "files/Local/local.txt")
         assert (local.status, text) == (200, b"still here")  # other sources keep serving
-        assert staged_uploads(Path(tempfile.gettempdir())) == staged_before
+        assert staged_uploads(temporary) == []
 
         relay.restore()  # S3 is reachable again
         s3.invalidate_cache()
