@@ -6,6 +6,14 @@
 const STRIDE = 0x8000; // characters per String.fromCharCode call
 
 /**
+ * The bytes of a file, by ranges: what a Parquet reader asks for.
+ */
+export interface IRangeReader {
+  readonly size: number;
+  read(start: number, end: number): Promise<ArrayBuffer>;
+}
+
+/**
  * Bytes as base64 (a binary file's `content`).
  */
 export function toBase64(bytes: Uint8Array): string {

@@ -14,20 +14,13 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { spreadsheetIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import type { IRangeReader } from './bytes';
 import { ProxyDrive } from './drive';
 import { IStorageDrive } from './tokens';
 
 const FILE_TYPE = 'parquet';
 const MODEL_NAME = 'fsspec-proxy-unread';
 const FACTORY = 'Parquet Table';
-
-/**
- * The bytes of a file, by ranges: what a Parquet reader asks for.
- */
-export interface IRangeReader {
-  readonly size: number;
-  read(start: number, end: number): Promise<ArrayBuffer>;
-}
 
 /**
  * Parquet files open as a table: schema, row count, row groups and rows,

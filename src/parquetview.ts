@@ -8,7 +8,7 @@ import {
 } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
-import { IRangeReader } from './parquet';
+import type { IRangeReader } from './bytes';
 
 const PAGE_ROWS = 100;
 
