@@ -78,6 +78,7 @@ def test_the_proxys_pages_let_no_other_origin_read_them_with_a_token(tmp_path):
                 response, _ = proxy.request("GET", path, headers=headers)
                 assert response.status == 200, path
                 assert response.getheader("Access-Control-Allow-Origin") is None, path
+                assert "frame-ancestors 'self'" in response.getheader("Content-Security-Policy")
 
 
 @pytest.mark.parametrize("mode", ["dev", "private"])
