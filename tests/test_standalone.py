@@ -61,6 +61,17 @@ def test_run_mode_with_an_allowed_origin(tmp_path):
         assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
 
 
+def test_a_refused_host_name_is_said_so_not_called_a_wrong_token(tmp_path):
+    """Jupyter refuses Host names that are not this machine's (DNS rebinding); the
+    answer says that, so that no client asks for another token."""
+    with standalone(tmp_path, "run", f"--IdentityProvider.token={TOKEN}") as proxy:
+        headers = {"Authorization": f"token {TOKEN}", "Host": "rebound.example"}
+        response, body = proxy.request("GET", "api/sources", headers=headers)
+    assert response.status == 403
+    message = json.loads(body)["message"]
+    assert "'rebound.example'" in message and not message.startswith("Not authenticated")
+
+
 #: Pages of the proxy, and how a page of another origin sends the token without a
 #: preflight (in the URL) or with one (the header).
 PAGES = ["login", "app/", "app/config.json"]
