@@ -9,7 +9,6 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 from servers import Server
 
@@ -184,15 +183,3 @@ def upload_mb_s(server: Server, source: Path, path: str) -> float:
     if response.status not in (200, 201, 204):
         raise RuntimeError(f"{server.name}: upload -> {response.status}")
     return size / MiB / elapsed
-
-
-def alternate_best(rounds: int, targets: list, measure, better=max) -> dict[str, Any]:
-    """Measure every target in turn, ``rounds`` times, so drift hits all alike; keep the best."""
-    best: dict[str, Any] = {}
-    for _ in range(rounds):
-        for server in targets:
-            value = measure(server)
-            best[server.name] = (
-                value if server.name not in best else better(best[server.name], value)
-            )
-    return best

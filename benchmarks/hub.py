@@ -23,13 +23,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import datatools
 import httpbench as h
 import pandas as pd
-import parquet
 import psutil
 import servers
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import jupyterhub  # tests/, on the path through servers
+from rounds import alternate_best
+
+from jupyter_fsspec_proxy.testing.hub import jupyterhub
 
 SIZE = 64 * h.MiB
 LARGE = 256 * h.MiB
@@ -47,7 +49,7 @@ def route(name: str, url: str, token: str) -> tuple[servers.Server, dict[str, st
 
 def parquet_s(options: dict[str, str]) -> float:
     started = time.perf_counter()
-    pd.read_parquet(f"proxy://Bench/{parquet.NAME}", storage_options=options)
+    pd.read_parquet(f"proxy://Bench/{datatools.NAME}", storage_options=options)
     return time.perf_counter() - started
 
 
@@ -76,17 +78,15 @@ def service_pid() -> int:
     return process.pid
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--count", type=int, default=2000)
-    args = parser.parse_args()
+def measure(rounds: int, count: int) -> dict:
+    """The three ways, alternating: 4 KiB reads/s, read_parquet seconds, 256 MiB MB/s,
+    and the proxy's CPU per 4 KiB read (service and standalone)."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         root, config = servers.bench_source(workdir)
         (root / "big.bin").write_bytes(os.urandom(SIZE))
         (root / "large.bin").write_bytes(os.urandom(LARGE))
-        parquet.write(root)
+        datatools.write(root)
         hub_home = workdir / "hub"
         hub_home.mkdir()
         with (
@@ -104,35 +104,49 @@ def main() -> None:
             for server, options in ways.values():  # warm up: identity caches, connections
                 h.range_loop(server, "big.bin", SIZE, 200)
                 parquet_s(options)
-            reads = h.alternate_best(
-                args.rounds,
-                targets,
-                lambda s: h.range_loop(s, "big.bin", SIZE, args.count)["req_s"],
+            reads = alternate_best(
+                rounds, targets, lambda s: h.range_loop(s, "big.bin", SIZE, count)["req_s"]
             )
-            frames = h.alternate_best(
-                args.rounds, targets, lambda s: parquet_s(ways[s.name][1]), better=min
+            frames = alternate_best(
+                rounds, targets, lambda s: parquet_s(ways[s.name][1]), better=min
             )
-            large = h.alternate_best(args.rounds, targets, lambda s: large_mb_s(ways[s.name][1]))
+            large = alternate_best(rounds, targets, lambda s: large_mb_s(ways[s.name][1]))
             pids = {ROUTES[1]: service_pid(), ROUTES[2]: direct.pid}
-            cpu = h.alternate_best(
-                args.rounds,
-                targets[1:],
-                lambda s: cpu_us_per_read(pids[s.name], s, args.count),
-                better=min,
+            cpu = alternate_best(
+                rounds, targets[1:], lambda s: cpu_us_per_read(pids[s.name], s, count), min
             )
+    return {"reads_req_s": reads, "parquet_s": frames, "large_MB_s": large, "cpu_us": cpu}
+
+
+def describe(result: dict) -> str:
+    reads, frames, large, cpu = (
+        result[k] for k in ("reads_req_s", "parquet_s", "large_MB_s", "cpu_us")
+    )
     base = ROUTES[2]
-    print(f"best of {args.rounds} rounds; ratios to the standalone proxy (higher is better)")
-    print(f"{'':26}{'4 KiB req/s':>18}{'read_parquet s':>20}{'256 MiB MB/s':>20}")
+    lines = [
+        "Through JupyterHub; ratios to the standalone proxy (higher is better):",
+        f"{'':26}{'4 KiB req/s':>18}{'read_parquet s':>20}{'256 MiB MB/s':>20}",
+    ]
     for name in ROUTES:
-        print(
+        lines.append(
             f"{name:26}{reads[name]:>11.0f} ({reads[name] / reads[base]:.2f}x)"
             f"{frames[name]:>13.3f} ({frames[base] / frames[name]:.2f}x)"
             f"{large[name]:>13.0f} ({large[name] / large[base]:.2f}x)"
         )
-    print(
+    lines.append(
         f"the proxy's CPU per 4 KiB read: as the hub's service {cpu[ROUTES[1]]:.0f} us, "
         f"standalone {cpu[base]:.0f} us ({cpu[base] / cpu[ROUTES[1]]:.2f}x)"
     )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--count", type=int, default=2000)
+    args = parser.parse_args()
+    print(f"best of {args.rounds} rounds")
+    print(describe(measure(args.rounds, args.count)))
 
 
 if __name__ == "__main__":

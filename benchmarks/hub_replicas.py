@@ -27,8 +27,10 @@ from urllib.parse import urlsplit
 
 import httpbench as h
 import servers
-from balancer import balancer, requests_by_line
-from replica_harness import NGINX_CONFIG, Load, deployment
+from rounds import alternate_best
+
+from jupyter_fsspec_proxy.testing.balancer import balancer, requests_by_line
+from jupyter_fsspec_proxy.testing.replicas import NGINX_CONFIG, Load, deployment
 
 SIZE = 64 * h.MiB
 PREFIX = "/services/fsspec-proxy/fsspec-proxy/files/Bench/"
@@ -48,7 +50,7 @@ def throughput(run, rounds: int, clients: int, count: int, workdir: Path) -> dic
         ]
         for target in targets:  # warm up: the hub's answer about the token, connections
             h.range_loop(target, "big.bin", SIZE, 100)
-        return h.alternate_best(
+        return alternate_best(
             rounds,
             targets,
             lambda s: h.concurrent_ranges(s, "big.bin", SIZE, clients, count)["req_s"],

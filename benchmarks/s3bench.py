@@ -10,10 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import s3fs
+import yaml
 from clientbench import Side, ranges_req_s, read_mb_s, seconds
 from httpbench import RANGE, offsets, upload_mb_s
-from processes import Peak, PeakRSS, folder_bytes
+from rounds import best_of_rounds, per_key
 from servers import Server, free_port, running
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
 
 BUCKET = "bench"
 CREDENTIALS = {"key": "benchmark-key", "secret": "benchmark-secret"}
@@ -38,15 +41,31 @@ def source(server: Server) -> dict:
     return {"name": "S3", "path": f"s3://{BUCKET}", "kwargs": kwargs}
 
 
+def storage_options(server: Server) -> dict:
+    """s3fs's options for moto: what ``pd.read_parquet("s3://...")`` is given."""
+    return {"endpoint_url": endpoint(server), **CREDENTIALS}
+
+
 def direct_side(server: Server) -> Side:
-    fs = s3fs.S3FileSystem(endpoint_url=endpoint(server), skip_instance_cache=True, **CREDENTIALS)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **storage_options(server))
     return Side(fs, f"{BUCKET}/")
 
 
-def fill(server: Server, data: bytes) -> None:
+def config_with_s3(workdir: Path, root: Path, server: Server) -> Path:
+    """The proxy's config: the local folder ``root`` as "Bench", the bucket as "S3"."""
+    config = workdir / "proxy.yaml"
+    bench = {"name": "Bench", "path": str(root)}
+    config.write_text(yaml.safe_dump({"sources": [bench, source(server)]}))
+    return config
+
+
+def fill(server: Server, data: bytes, *files: Path) -> None:
+    """The bucket, with ``data`` as ``big.bin`` and a copy of each of ``files``."""
     side = direct_side(server)
     side.fs.mkdir(BUCKET)
     side.fs.pipe_file(side.path("big.bin"), data)
+    for local in files:
+        side.fs.put_file(str(local), side.path(local.name))
 
 
 def ranges_s(side: Side, size: int, count: int) -> float:
@@ -63,14 +82,20 @@ def cat_ranges_s(side: Side, size: int, count: int) -> float:
 
 def compare(proxied: Side, direct: Side, size: int, rounds: int, ranges: int) -> dict:
     """Best of ``rounds``, alternating; ratios are proxy time over direct time."""
-    read = {"proxy": 0.0, "direct": 0.0}
-    small = {"proxy": float("inf"), "direct": float("inf")}
-    batch = {"proxy": float("inf"), "direct": float("inf")}
-    for _ in range(rounds):
-        for name, side in (("proxy", proxied), ("direct", direct)):
-            read[name] = max(read[name], read_mb_s(side, size))
-            small[name] = min(small[name], ranges_s(side, size, ranges))
-            batch[name] = min(batch[name], cat_ranges_s(side, size, 100))
+
+    def figures(side: Side) -> dict[str, float]:
+        return {
+            "read": read_mb_s(side, size),
+            "ranges": ranges_s(side, size, ranges),
+            "batch": cat_ranges_s(side, size, 100),
+        }
+
+    best = best_of_rounds(
+        rounds,
+        {"proxy": lambda: figures(proxied), "direct": lambda: figures(direct)},
+        per_key({"read": True, "ranges": False, "batch": False}),
+    )
+    read, small, batch = ({name: best[name][key] for name in best} for key in best["proxy"])
     return {
         "read_MB_s": read,
         "read_time_ratio": read["direct"] / read["proxy"],
@@ -84,22 +109,30 @@ def compare(proxied: Side, direct: Side, size: int, rounds: int, ranges: int) ->
 def upload(proxy: Server, direct: Side, source: Path, rounds: int) -> dict:
     """``source`` uploaded through the proxy (one streamed PUT) and with s3fs's
     ``put_file`` straight to moto, alternating; the proxy's peak memory growth and
-    the peak bytes in its temporary folder while receiving."""
+    the peak bytes in its temporary folder while receiving (the highest of the rounds)."""
     spool = proxy.spool
     size_mib = source.stat().st_size / 2**20
     to_s3 = dataclasses.replace(proxy, files="/fsspec-proxy/files/S3/")
-    speed = {"proxy": 0.0, "direct": 0.0}
-    rss = disk = 0.0
-    for _ in range(rounds):
+
+    def through_proxy() -> dict[str, float]:
         with PeakRSS(proxy.pid) as memory, Peak(lambda: folder_bytes(spool)) as staged:
-            speed["proxy"] = max(speed["proxy"], upload_mb_s(to_s3, source, "uploaded.bin"))
-        rss, disk = max(rss, memory.growth_mib), max(disk, staged.growth_mib)
+            speed = upload_mb_s(to_s3, source, "uploaded.bin")
+        return {"MB_s": speed, "rss": memory.growth_mib, "disk": staged.growth_mib}
+
+    def straight() -> dict[str, float]:
         started = time.perf_counter()
         direct.fs.put_file(str(source), direct.path("direct.bin"))
-        speed["direct"] = max(speed["direct"], size_mib / (time.perf_counter() - started))
+        return {"MB_s": size_mib / (time.perf_counter() - started), "rss": 0.0, "disk": 0.0}
+
+    best = best_of_rounds(
+        rounds,
+        {"proxy": through_proxy, "direct": straight},
+        per_key({"MB_s": True, "rss": True, "disk": True}),
+    )
+    speed = {name: best[name]["MB_s"] for name in best}
     return {
         "upload_MB_s": speed,
         "upload_time_ratio": speed["direct"] / speed["proxy"],
-        "upload_rss_MiB": rss,
-        "upload_disk_MiB": disk,
+        "upload_rss_MiB": best["proxy"]["rss"],
+        "upload_disk_MiB": best["proxy"]["disk"],
     }

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpbench as h
 import servers
+from rounds import alternate_best
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from balancer import balancer, served_by
+from jupyter_fsspec_proxy.testing.balancer import balancer, served_by
 
 CLIENTS = 16
 PER_CLIENT = 250
@@ -32,7 +31,7 @@ def measure(config: Path, workdir: Path, rounds: int) -> dict:
         stack.enter_context(balancer(one, ports[:1], workdir))
         log = stack.enter_context(balancer(two, ports, workdir))
         targets = [front("nginx -> 1 replica", one), front("nginx -> 2 replicas", two)]
-        best = h.alternate_best(
+        best = alternate_best(
             rounds,
             targets,
             lambda s: h.concurrent_ranges(s, "big.bin", BIG, CLIENTS, PER_CLIENT)["req_s"],

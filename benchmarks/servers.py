@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from jupyter_fsspec_proxy.testing.processes import free_port, stop, wait_for_port
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from processes import free_port, stop, wait_for_port  # noqa: E402
 
 TOKEN = "benchmark-token"
 PROTOTYPE = "fsspec-proxy==0.1.2"
@@ -75,20 +76,12 @@ def proxy(config: Path, workdir: Path, *options: str) -> Iterator[Server]:
         "/fsspec-proxy/api/ls/Bench/many",
         headers={"Authorization": f"token {TOKEN}"},
     )
-    command = [
-        *(sys.executable, "-m", "jupyter_fsspec_proxy", "run", f"--port={server.port}"),
-        *(f"--IdentityProvider.token={TOKEN}", "--ServerApp.log_level=WARN", *options),
-    ]
+    options = (f"--IdentityProvider.token={TOKEN}", "--ServerApp.log_level=WARN", *options)
     spool = server.spool = workdir / f"proxy-{server.port}-tmp"
     spool.mkdir()
-    env = {
-        **os.environ,
-        "FSSPEC_PROXY_CONFIG": str(config),
-        "JUPYTER_RUNTIME_DIR": str(workdir),
-        "TMPDIR": str(spool),
-    }
-    log = workdir / f"proxy-{server.port}.log"
-    with running(server, command, env, log):
+    env = {"TMPDIR": str(spool)}
+    with standalone(workdir, "run", *options, port=server.port, env=env, config=config) as running:
+        server.pid = running.process.pid
         yield server
 
 

@@ -5,7 +5,8 @@ proxy's peak memory and temporary-disk growth while it receives the upload.
     python benchmarks/storebench.py [--size-mib 256] [--ranges 200] [STORE ...]
 
 Prints one JSON line per store; ratios are proxy time over direct time (1.0: as fast).
-The emulators and the proxy are the tests' own (tests/stores.py), on 127.0.0.1.
+The emulators and the proxy are the tests' own (jupyter_fsspec_proxy/testing/stores.py),
+on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 from clientbench import Side, seconds
 from httpbench import RANGE, MiB, offsets
-from processes import Peak, PeakRSS, folder_bytes
-from stores import (  # tests/ is on the path (servers.py)
+
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes
+from jupyter_fsspec_proxy.testing.sources import moto_s3
+from jupyter_fsspec_proxy.testing.stores import (
     make_store,
     run_azure_connection,
     run_gcs_endpoint,
@@ -53,32 +56,9 @@ class Servers:
     def getfixturevalue(self, name: str) -> Any:
         if name not in self.started:
             folder = Path(tempfile.mkdtemp(prefix=name, dir=self.home))
-            running = _moto() if name == "s3_endpoint" else RUNNERS[name](folder)
+            running = moto_s3() if name == "s3_endpoint" else RUNNERS[name](folder)
             self.started[name] = self.stack.enter_context(running)
         return self.started[name]
-
-
-def _moto():
-    from contextlib import contextmanager
-
-    import s3fs
-    from conftest import ACCESS_KEY, BUCKET, SECRET
-    from moto.server import ThreadedMotoServer
-    from processes import free_port
-
-    @contextmanager
-    def running():
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET, endpoint_url=endpoint).mkdir(BUCKET)
-        try:
-            yield endpoint
-        finally:
-            server.stop()
-
-    return running()
 
 
 def ranges_s(side: Side, size: int, count: int, by_file: bool) -> float:

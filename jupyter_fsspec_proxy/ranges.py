@@ -64,3 +64,20 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if suffix == 0 or size == 0:
         raise Unsatisfiable
     return ByteRange(max(size - suffix, 0), size)
+
+
+def plain_span(header: str | None) -> tuple[int, int | None] | None:
+    """What a store can be asked for before the file's size is known: ``(0, None)``
+    for no header, ``(first, last + 1)`` or ``(first, None)`` for a single range
+    from a position; None for anything that needs the size first (a suffix, an
+    invalid header)."""
+    if not header:
+        return 0, None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None or not match[1]:
+        return None
+    start = _position(match[1])
+    if not match[2]:
+        return start, None
+    last = _position(match[2])
+    return (start, last + 1) if start <= last < BEYOND_ANY_FILE else None

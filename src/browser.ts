@@ -5,7 +5,7 @@ import {
   showErrorMessage,
   ToolbarButton
 } from '@jupyterlab/apputils';
-import { PathExt } from '@jupyterlab/coreutils';
+import { PathExt, Time } from '@jupyterlab/coreutils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import {
   DirListing,
@@ -19,7 +19,8 @@ import {
   addIcon,
   LabIcon,
   newFolderIcon,
-  refreshIcon
+  refreshIcon,
+  stopIcon
 } from '@jupyterlab/ui-components';
 
 import storageSvg from '../style/icons/storage.svg';
@@ -42,6 +43,7 @@ export namespace CommandIDs {
   export const copyCode = 'fsspec-proxy:copy-code';
   export const logIn = 'fsspec-proxy:log-in';
   export const logOut = 'fsspec-proxy:log-out';
+  export const cancelUploads = 'fsspec-proxy:cancel-uploads';
 }
 
 /**
@@ -89,6 +91,10 @@ export function createStorageBrowser(
     new Uploader({ model: browser.model, translator })
   );
   browser.toolbar.addItem(
+    'cancel-uploads',
+    cancelUploadsButton(app, browser, trans)
+  );
+  browser.toolbar.addItem(
     'refresh',
     new ToolbarButton({
       icon: refreshIcon,
@@ -102,10 +108,36 @@ export function createStorageBrowser(
   refreshOnChanges(browser, drive);
   showListingErrors(browser, trans);
   addCommands(app, browser, drive, trans);
-  for (const command of [CommandIDs.logIn, CommandIDs.logOut]) {
+  const paletteCommands = [
+    CommandIDs.logIn,
+    CommandIDs.logOut,
+    CommandIDs.cancelUploads
+  ];
+  for (const command of paletteCommands) {
     palette?.addItem({ command, category: trans.__('Storage') });
   }
   return browser;
+}
+
+/**
+ * A button of the panel's toolbar, shown while files are uploading (the
+ * status bar shows their progress), that cancels the uploads.
+ */
+function cancelUploadsButton(
+  app: JupyterFrontEnd,
+  browser: FileBrowser,
+  trans: TranslationBundle
+): ToolbarButton {
+  const button = new ToolbarButton({
+    icon: stopIcon,
+    tooltip: trans.__('Cancel Uploads (nothing of them is kept)'),
+    onClick: () => void app.commands.execute(CommandIDs.cancelUploads)
+  });
+  button.hide();
+  browser.model.uploadChanged.connect(() =>
+    button.setHidden([...browser.model.uploads()].length === 0)
+  );
+  return button;
 }
 
 /**
@@ -200,6 +232,13 @@ function addCommands(
       void browser.model.cd('/');
     }
   });
+  app.commands.addCommand(CommandIDs.cancelUploads, {
+    label: trans.__('Cancel Uploads to Storage'),
+    describedBy: noArgs,
+    caption: trans.__('Stop the uploads under way: nothing of them is kept'),
+    isEnabled: () => drive.uploading,
+    execute: () => drive.cancelUploads()
+  });
   app.contextMenu.addItem({
     command: CommandIDs.copyUrl,
     selector: itemSelector,
@@ -214,30 +253,106 @@ function addCommands(
 
 /**
  * The file browser's rows, with the sources the user may not write to
- * marked read-only.
+ * marked read-only, and the rows' dates written with one formatter:
+ * JupyterLab makes an `Intl.DateTimeFormat` for each date it writes (two a
+ * row), which was half the time a folder of 10,000 entries took to show.
  */
 class SourcesRenderer extends DirListing.Renderer {
   constructor(private readonly _trans: TranslationBundle) {
     super();
   }
 
+  updateItemModified(
+    modified: HTMLElement,
+    modifiedDate: string,
+    modifiedStyle: Time.HumanStyle
+  ): void {
+    const shown = `${modifiedStyle} ${modifiedDate}`;
+    if (this._modifiedShown.get(modified) === shown) {
+      return;
+    }
+    const date = new Date(modifiedDate);
+    modified.textContent = Time.formatHuman(date, modifiedStyle);
+    modified.title = this._fullDate().format(date);
+    this._modifiedShown.set(modified, shown);
+  }
+
   updateItemNode(
     node: HTMLElement,
     model: Contents.IModel,
     fileType?: DocumentRegistry.IFileType,
+    translator?: ITranslator,
+    hiddenColumns?: Set<DirListing.ToggleableColumn>,
+    selected?: boolean,
+    modifiedStyle?: Time.HumanStyle,
     ...rest: any[]
   ): void {
-    super.updateItemNode(node, model, fileType, ...rest);
+    // JupyterLab's renderer writes the row without its date, this one the date
+    const undated = { ...model, last_modified: '' };
+    super.updateItemNode(
+      node,
+      undated,
+      fileType,
+      translator,
+      hiddenColumns,
+      selected,
+      modifiedStyle,
+      ...rest
+    );
+    // JupyterLab rewrites the title only of a row that changed
+    const before = this._titles.get(node);
+    let title =
+      before && before.title === node.title ? before.base : node.title;
+    const base = title;
+    const modified = node.querySelector<HTMLElement>(
+      '.jp-DirListing-itemModified'
+    );
+    if (model.last_modified) {
+      const date = this._fullDate().format(new Date(model.last_modified));
+      title += this._trans.__('\nModified: %1', date);
+      if (modified) {
+        this.updateItemModified(
+          modified,
+          model.last_modified,
+          modifiedStyle ?? 'short'
+        );
+      }
+    } else if (modified) {
+      // a source's row, maybe a file's row before: no date
+      modified.textContent = modified.title = '';
+      this._modifiedShown.delete(modified);
+    }
     const local = model.path.slice(model.path.indexOf(':') + 1);
     const readonlySource = PathExt.dirname(local) === '' && !model.writable;
     node.classList.toggle(READONLY_CLASS, readonlySource);
     // the badge sits in the Modified column, which sources leave empty
-    const modified = node.querySelector('.jp-DirListing-itemModified');
     if (readonlySource) {
-      node.title += this._trans.__('\nRead-only source');
+      title += this._trans.__('\nRead-only source');
       modified?.setAttribute(BADGE_ATTRIBUTE, this._trans.__('read-only'));
     } else {
       modified?.removeAttribute(BADGE_ATTRIBUTE);
     }
+    node.title = title;
+    this._titles.set(node, { base, title });
   }
+
+  /**
+   * A formatter of dates as `Time.format` writes them, for the page's language.
+   */
+  private _fullDate(): Intl.DateTimeFormat {
+    const language = document.documentElement.lang || 'en';
+    if (!this._dateFormat || this._dateLanguage !== language) {
+      this._dateFormat = new Intl.DateTimeFormat(language, {
+        dateStyle: 'short',
+        timeStyle: 'short'
+      });
+      this._dateLanguage = language;
+    }
+    return this._dateFormat;
+  }
+
+  private _dateFormat: Intl.DateTimeFormat | null = null;
+  private _dateLanguage = '';
+  private _modifiedShown = new WeakMap<HTMLElement, string>();
+  private _titles = new WeakMap<HTMLElement, { base: string; title: string }>();
 }

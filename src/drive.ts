@@ -154,6 +154,20 @@ export class ProxyDrive implements Contents.IDrive {
    * A short-lived URL that reads the file without a token or cookie
    * (`api/sign`): `<a download>` cannot send either.
    */
+  /**
+   * Whether an upload in pieces is under way.
+   */
+  get uploading(): boolean {
+    return this._uploads.running;
+  }
+
+  /**
+   * Cancels the uploads in pieces under way: nothing of them remains.
+   */
+  cancelUploads(): void {
+    this._uploads.cancel();
+  }
+
   async getDownloadUrl(localPath: string): Promise<string> {
     const signed = await this.connection.json<{ url: string }>(
       route('api/sign/', Private.clean(localPath)),

@@ -34,7 +34,9 @@ export interface IFileKind {
 
 /**
  * A contents model for an entry, without content. `hash` is the ETag, which
- * JupyterLab compares before a save to tell that the file changed.
+ * JupyterLab compares before a save to tell that the file changed. Storage
+ * keeps no creation time: `created` stays empty (and the file browser
+ * formats one date less per row).
  */
 export function modelOf(
   entry: IEntry,
@@ -49,7 +51,7 @@ export function modelOf(
     path: entry.name,
     type: directory ? 'directory' : kind.type,
     writable,
-    created: time,
+    created: '',
     last_modified: time,
     mimetype: directory ? '' : kind.mimetype,
     content: null,

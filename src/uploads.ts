@@ -17,10 +17,32 @@ interface ISession {
  * appended in order and streamed on to the storage; the file appears, whole,
  * with the last piece. A failed piece aborts the session, so nothing of the
  * upload remains; a piece whose answer was lost is sent again from where the
- * proxy says it stands.
+ * proxy says it stands. Cancelling aborts every open session; so does
+ * leaving the page.
  */
 export class ChunkedUploads {
-  constructor(private readonly _connection: ProxyConnection) {}
+  constructor(private readonly _connection: ProxyConnection) {
+    window.addEventListener('pagehide', () => this.cancel(true));
+  }
+
+  /**
+   * Whether an upload is under way.
+   */
+  get running(): boolean {
+    return this._sessions.size > 0;
+  }
+
+  /**
+   * Aborts every upload under way: their next pieces fail ("cancelled") and
+   * nothing of them remains. `leaving`: the page is going away, the requests
+   * must outlive it.
+   */
+  cancel(leaving = false): void {
+    for (const path of this._sessions.keys()) {
+      this._cancelled.add(path);
+      void this._abort(path, leaving);
+    }
+  }
 
   /**
    * Sends piece `chunk` of `path`; the file's entry once the last is in.
@@ -33,6 +55,7 @@ export class ChunkedUploads {
   ): Promise<IEntry | null> {
     if (chunk === 1) {
       await this._abort(path); // an earlier upload of the same file that failed
+      this._cancelled.delete(path);
       this._sessions.set(
         path,
         await this._connection.json<ISession>(route('api/uploads/', path), {
@@ -43,9 +66,7 @@ export class ChunkedUploads {
     }
     const session = this._sessions.get(path);
     if (!session) {
-      throw new Error(
-        `The upload of ${path} was interrupted: upload the file again`
-      );
+      throw this._ended(path);
     }
     const last = chunk === -1;
     try {
@@ -58,8 +79,19 @@ export class ChunkedUploads {
       return null;
     } catch (error) {
       await this._abort(path);
-      throw error;
+      throw this._cancelled.has(path) ? this._ended(path) : error;
     }
+  }
+
+  /**
+   * Why the upload of `path` has no session.
+   */
+  private _ended(path: string): Error {
+    return new Error(
+      this._cancelled.has(path)
+        ? `The upload of ${path} was cancelled: nothing of it was kept`
+        : `The upload of ${path} was interrupted: upload the file again`
+    );
   }
 
   /**
@@ -114,15 +146,19 @@ export class ChunkedUploads {
     return `${route('api/uploads/', path)}?${query}`;
   }
 
-  private async _abort(path: string): Promise<void> {
+  private async _abort(path: string, keepalive = false): Promise<void> {
     const session = this._sessions.get(path);
     this._sessions.delete(path);
     if (session) {
       await this._connection
-        .request(this._pieceRoute(path, session.id), { method: 'DELETE' })
+        .request(this._pieceRoute(path, session.id), {
+          method: 'DELETE',
+          keepalive
+        })
         .catch(() => undefined); // expired already: nothing remains either way
     }
   }
 
   private _sessions = new Map<string, ISession>();
+  private _cancelled = new Set<string>();
 }

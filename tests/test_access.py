@@ -8,10 +8,10 @@ import getpass
 import json
 
 import pytest
-from conftest import body_json
 
 from jupyter_fsspec_proxy.access import Caller, parse_access, user_segment
 from jupyter_fsspec_proxy.config import ConfigError, parse_sources
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 ME = getpass.getuser()
 

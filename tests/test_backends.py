@@ -7,7 +7,8 @@ import json
 
 import pytest
 import slow_backend  # registers slowmem://
-from conftest import body_json
+
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 
 @pytest.fixture

@@ -4,20 +4,13 @@ and no write is lost or doubled by a race."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import socket
 
 import pytest
-from conftest import body_json
-from standalone_harness import standalone
 
-WRITABLE = ["Scratch", "Local", "S3"]
-
-
-def transfer(proxy, source: str, op: str, path: str, destination: str, recursive=False):
-    body = json.dumps({"destination": destination, "recursive": recursive})
-    return proxy("api", op, source, path, method="POST", body=body)
+from jupyter_fsspec_proxy.testing.calls import body_json, raw_connection, transfer
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 
 @pytest.mark.parametrize("source", WRITABLE)
@@ -25,7 +18,7 @@ async def test_moving_a_directory_into_itself_is_refused_and_loses_nothing(proxy
     for name in ("mvd/a.txt", "mvd/inner/b.txt"):
         assert (await proxy("files", source, name, method="PUT", body=b"kept")).code == 201
     for op in ("move", "copy"):
-        refused = await transfer(proxy, source, op, "mvd", "mvd/inner", recursive=True)
+        refused = await transfer(proxy, op, source, "mvd", "mvd/inner", recursive=True)
         assert refused.code == 400, op
         assert "into itself" in body_json(refused)["message"]
     for name in ("mvd/a.txt", "mvd/inner/b.txt"):
@@ -108,28 +101,26 @@ async def test_deeply_nested_json_is_a_400(raw, route):
     assert body_json(response)["error"] == "BadRequest"
 
 
-def raw_request(port: int, head: str, body: bytes = b"") -> bytes:
-    """Send bytes no well-behaved client would; the whole answer (the server closes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+def raw_request(port: int, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """PUT what no well-behaved client would send; the whole answer (the server closes)."""
+    headers = {**headers, "Connection": "close"}
+    with raw_connection(port, "PUT", "files/Local/odd.bin", headers, body, timeout=10) as sock:
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
         return answer
 
 
+@pytest.mark.slow
 def test_odd_content_lengths_and_oversized_chunked_uploads_get_json(tmp_path):
     token = "bad-input-token"
     args = ("run", f"--IdentityProvider.token={token}", "--ProxyManager.max_upload_size=10")
     with standalone(tmp_path, *args) as proxy:
-        start = (
-            "PUT /fsspec-proxy/files/Local/odd.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: token {token}\r\n"
-        )
+        auth = {"Authorization": f"token {token}"}
         for length in ("\u00b2", "-1", "1e3", "0x10", "9" * 30):
-            odd = raw_request(proxy.port, start + f"Content-Length: {length}\r\n")
+            odd = raw_request(proxy.port, {**auth, "Content-Length": length})
             assert odd.startswith(b"HTTP/1.1 400"), (length, odd[:200])
-        chunked = start + "Transfer-Encoding: chunked\r\n"
+        chunked = {**auth, "Transfer-Encoding": "chunked"}
         big = raw_request(proxy.port, chunked, b"20\r\n" + b"x" * 32 + b"\r\n0\r\n\r\n")
         assert big.startswith(b"HTTP/1.1 413"), big[:200]
         assert b'"error": "PayloadTooLarge"' in big

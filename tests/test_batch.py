@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import body_json
+
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 DATA = bytes(range(256)) * 64  # 16 KiB
 

@@ -12,10 +12,14 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from browser_harness import HERE, chromium, offline_folder
-from standalone_harness import standalone
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = CHECKOUT / "test-artifacts"
 ROWS = "\n".join(f"{n},{n * n},row {n}" for n in range(5000))
 CSV = f"n,square,label\n{ROWS}\n".encode()  # more than the 64 KiB a preview reads
 SIZE = f"{len(CSV) / 1024:.1f} KiB"
@@ -225,7 +229,7 @@ async def test_the_app_says_when_the_parquet_reader_cannot_be_loaded(
 def documented_flags() -> list[str]:
     """The flags of the ``jupyter fsspec-proxy`` command in docs/pyscript.md's
     offline block, as written there."""
-    page = (HERE.parent / "docs" / "pyscript.md").read_text()
+    page = (CHECKOUT / "docs" / "pyscript.md").read_text()
     block = next(b for b in re.findall(r"```bash\n(.*?)```", page, re.S) if "offline" in b)
     command = block.replace("\\\n", " ").splitlines()[-1]
     program, flags = command.split(" --", 1)

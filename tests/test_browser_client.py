@@ -11,9 +11,13 @@ from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
-from browser_harness import HERE, built_wheels, chromium
 
-SCENARIO = (HERE / "browser" / "scenario.py").read_text()
+from jupyter_fsspec_proxy.testing import TESTS
+from jupyter_fsspec_proxy.testing.browser import built_wheels, chromium
+
+pytestmark = pytest.mark.browser
+
+SCENARIO = (TESTS / "browser" / "scenario.py").read_text()
 
 
 def wheels() -> list[Path]:

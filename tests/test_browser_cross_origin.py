@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_harness import chromium
-from processes import free_port
-from standalone_harness import standalone
 from tornado.web import Application, StaticFileHandler
+
+from jupyter_fsspec_proxy.testing.browser import chromium
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.browser
 
 TOKEN = "cross-origin-token"
 

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 import s3fs
-from browser_harness import HERE, chromium, npm_folder, offline_folder
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium, npm_folder, offline_folder
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = CHECKOUT / "test-artifacts"
 BASE_URL = "/a%40b/"  # not the root: discovery must find it from the kernel's URL
 # Runs a cell through the REPL's kernel and returns its output (window.jupyterapp
 # is exposed by the site's exposeAppInBrowser setting).
@@ -160,7 +164,7 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
 
 def documented(prefixes: tuple[str, ...]) -> list[str]:
     """The lines of docs/jupyterlite.md's offline block that start with ``prefixes``."""
-    page = (HERE.parent / "docs" / "jupyterlite.md").read_text()
+    page = (CHECKOUT / "docs" / "jupyterlite.md").read_text()
     block = next(b for b in re.findall(r"```bash\n(.*?)```", page, re.S) if "offline" in b)
     return [line for line in block.splitlines() if line.startswith(prefixes)]
 

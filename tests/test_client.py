@@ -28,7 +28,7 @@ from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSyste
 from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
 @pytest.fixture
@@ -213,6 +213,67 @@ async def test_append_adds_and_never_truncates(remote, source):
     await asyncio.to_thread(scenario)
 
 
+class Recording:
+    """The client's transport, noting the route of each request it sends."""
+
+    def __init__(self, transport) -> None:
+        self.transport, self.routes = transport, []
+
+    def request(self, method, url, headers=None, body=None):
+        self.routes.append(url.partition("fsspec-proxy/")[2].partition("?")[0])
+        return self.transport.request(method, url, headers, body)
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_one_info_serves_an_open_and_writes_forget_it(remote, source):
+    """pyarrow asks ``info``, ``isfile``, then opens the file: the server is asked once;
+    a write through the filesystem, or ``info_expiry=0``, makes it ask again."""
+
+    def scenario():
+        path = f"{source}/known/a.bin"
+        remote.pipe_file(path, b"a" * 3000)
+        remote.transport = recording = Recording(remote.transport)
+        assert remote.info(path)["size"] == 3000
+        assert remote.isfile(path)
+        with remote.open(path, "rb") as f:
+            assert f.read(10) == b"a" * 10
+        assert [r for r in recording.routes if r.startswith("api/info")] == [f"api/info/{path}"]
+        remote.pipe_file(path, b"b" * 10)
+        assert remote.info(path)["size"] == 10
+        assert remote.cat_file(path) == b"b" * 10
+        asking = ProxyFileSystem(
+            endpoint_url=remote.endpoint_url, token=remote.token, info_expiry=0
+        )
+        asking.transport = recording = Recording(asking.transport)
+        assert asking.isfile(path) and asking.info(path)["size"] == 10
+        assert recording.routes == [f"api/info/{path}"] * 2
+
+    await asyncio.to_thread(scenario)
+
+
+@pytest.mark.parametrize("source", WRITABLE)
+async def test_a_file_object_reads_the_version_it_opened(remote, source):
+    """A file replaced by another writer while it is open raises on the next read from
+    the server, instead of returning pieces of two versions."""
+
+    def scenario():
+        path = f"{source}/pinned/a.bin"
+        remote.pipe_file(path, b"old " * 1000)
+        other = ProxyFileSystem(
+            endpoint_url=remote.endpoint_url, token=remote.token, skip_instance_cache=True
+        )
+        with remote.open(path, "rb", block_size=16, cache_type="none") as f:
+            assert f.read(4) == b"old "
+            other.pipe_file(path, b"new " * 2000)
+            f.seek(3000)
+            with pytest.raises(fsspec_proxy_client.FileChangedError, match="changed"):
+                f.read(4)
+        with remote.open(path, "rb") as f:  # opened anew: the new version
+            assert f.size == 8000 and f.read(4) == b"new "
+
+    await asyncio.to_thread(scenario)
+
+
 async def test_asynchronous_filesystem(jp_serverapp, proxy_url):
     token = jp_serverapp.identity_provider.token
     afs = fsspec.filesystem(
@@ -273,6 +334,7 @@ class Progress(Callback):
 MiB = 1 << 20
 
 
+@pytest.mark.slow
 async def test_256_mib_put_and_get_in_bounded_client_memory(remote, tmp_path: Path):
     source = tmp_path / "source.bin"
     with source.open("wb") as out:

@@ -9,10 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from processes import free_port
-from standalone_harness import standalone
 
 from jupyter_fsspec_proxy import __version__
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 
 def command(tmp_path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

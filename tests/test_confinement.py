@@ -7,9 +7,10 @@ import json
 import os
 
 import pytest
-from conftest import body_json
 
 from jupyter_fsspec_proxy.access import Caller
+from jupyter_fsspec_proxy.testing.calls import body_json, transfer
+from jupyter_fsspec_proxy.testing.sources import manager_of
 
 SECRET_TEXT = b"outside secret"
 
@@ -26,11 +27,6 @@ def pack(local_root):
     return outside
 
 
-def transfer(proxy, op: str, path: str, destination: str, recursive: bool = False):
-    body = json.dumps({"destination": destination, "recursive": recursive})
-    return proxy("api", op, "Local", path, method="POST", body=body)
-
-
 def no_secret_inside(local_root) -> bool:
     return all(
         SECRET_TEXT not in p.read_bytes()
@@ -40,7 +36,7 @@ def no_secret_inside(local_root) -> bool:
 
 
 async def test_recursive_copy_refuses_a_tree_with_a_link_out(proxy, local_root, pack):
-    response = await transfer(proxy, "copy", "pack", "copied", recursive=True)
+    response = await transfer(proxy, "copy", "Local", "pack", "copied", recursive=True)
     assert response.code == 403
     assert "leak.txt" in body_json(response)["message"]
     assert not (local_root / "copied").exists()
@@ -48,14 +44,14 @@ async def test_recursive_copy_refuses_a_tree_with_a_link_out(proxy, local_root, 
 
 
 async def test_copy_paths_are_literal_not_globs(proxy, local_root, pack):
-    response = await transfer(proxy, "copy", "pack/le*", "globbed", recursive=True)
+    response = await transfer(proxy, "copy", "Local", "pack/le*", "globbed", recursive=True)
     assert response.code == 404
     assert not (local_root / "globbed").exists()
     assert no_secret_inside(local_root)
 
 
 async def test_copying_or_reading_the_link_itself_is_refused(proxy, local_root, pack):
-    assert (await transfer(proxy, "copy", "pack/leak.txt", "stolen.txt")).code == 403
+    assert (await transfer(proxy, "copy", "Local", "pack/leak.txt", "stolen.txt")).code == 403
     assert (await proxy("files", "Local", "pack", "leak.txt")).code == 403
     info = await proxy("api", "info", "Local", "pack", "leak.txt")
     assert (body_json(info)["type"], body_json(info)["size"]) == ("other", 0)
@@ -89,7 +85,7 @@ async def test_recursive_delete_removes_links_not_targets(proxy, local_root, pac
 
 
 async def test_moving_a_link_moves_the_link(proxy, local_root, pack):
-    moved = await transfer(proxy, "move", "pack/leak.txt", "moved-link")
+    moved = await transfer(proxy, "move", "Local", "pack/leak.txt", "moved-link")
     assert (moved.code, body_json(moved)["type"]) == (201, "other")
     assert (local_root / "moved-link").is_symlink()
     assert not (local_root / "pack" / "leak.txt").exists()
@@ -100,7 +96,7 @@ async def test_moving_a_link_moves_the_link(proxy, local_root, pack):
 async def test_writes_never_go_through_a_link_out(proxy, local_root, pack):
     put = await proxy("files", "Local", "pack", "leak.txt", method="PUT", body=b"overwrite")
     assert put.code == 403
-    copy = await transfer(proxy, "copy", "pack/ok.txt", "pack/leak.txt")
+    copy = await transfer(proxy, "copy", "Local", "pack/ok.txt", "pack/leak.txt")
     assert copy.code == 403
     assert (pack / "secret.txt").read_bytes() == SECRET_TEXT
 
@@ -110,7 +106,7 @@ async def test_a_path_checked_then_swapped_is_refused_when_opened(jp_serverapp, 
     and read after it became a link out (as ``api/move`` can arrange)."""
     (local_root / "x").mkdir()
     (local_root / "x" / "secret.txt").write_text("inside")
-    manager = jp_serverapp.web_app.settings["fsspec_proxy_manager"]
+    manager = manager_of(jp_serverapp)
     source = manager.source("Local", Caller("tester"))
     full = source.full_path("x/secret.txt")
     os.rename(local_root / "x", local_root / "old-x")

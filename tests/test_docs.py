@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 from jupyter_server.extension.application import ExtensionApp
-from standalone_harness import standalone
 
 from jupyter_fsspec_proxy.app import FsspecProxy
 from jupyter_fsspec_proxy.config import parse_yaml
 from jupyter_fsspec_proxy.manager import ProxyManager
+from jupyter_fsspec_proxy.testing.routes import served
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 DOCS = Path(__file__).parents[1] / "docs"
 STARTS = ("jupyter fsspec-proxy", "pip install")  # done by the harness, as in the doc
@@ -47,12 +50,14 @@ def scratch_config(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_quickstart_dev_mode_lines(scratch_config):
     dev_block = next(b for b in blocks("quickstart.md") if any("Range" in line for line in b))
     with standalone(scratch_config, "dev") as proxy:
         run_checked(dev_block, proxy.port)
 
 
+@pytest.mark.slow
 def test_quickstart_token_lines(scratch_config):
     token_block = next(b for b in blocks("quickstart.md") if any("$T" in line for line in b))
     with standalone(scratch_config, "run", "--token=my-secret-token") as proxy:
@@ -65,6 +70,7 @@ def documented_lines(page: str, marker: str) -> list[str]:
     return [line for block in found for line in block.splitlines() if marker in line]
 
 
+@pytest.mark.slow
 def test_a_fresh_venv_installs_the_client_from_the_proxy_alone_and_uses_the_environment(
     scratch_config, tmp_path
 ):
@@ -118,3 +124,29 @@ def test_the_configuration_page_names_every_option_under_its_class():
         if cls is FsspecProxy:  # Jupyter's own options of every extension
             traits -= set(ExtensionApp.class_trait_names(config=True))
         assert rows == traits
+
+
+def documented_routes(table: str) -> set[str]:
+    """The routes the first column of the HTTP API's table names, each part ``{}``."""
+    named = set()
+    for row in re.findall(r"^\| (.+?) \|", table, re.MULTILINE):
+        for route in re.findall(r"`(?:[A-Z]+ )?([a-z](?:<[^>]*>|[^` ])*)`", row):
+            route = re.sub(r"<[^>]+>|\.\.\.", "{}", route.partition("?")[0])
+            whole, optional, rest = re.fullmatch(r"([^[]*)(?:\[(.*)\])?(.*)", route).groups()
+            named |= {whole + rest} | ({whole + optional + rest} if optional else set())
+    return named
+
+
+def test_the_http_api_page_names_every_route_and_nothing_else():
+    table = (DOCS / "http-api.md").read_text().partition("\n## ")[0]
+    assert documented_routes(table) == set(served())
+
+
+def test_the_fast_part_of_the_suite_leaves_out_every_slow_kind():
+    (command,) = blocks("developing.md")[0]
+    words = shlex.split(command)
+    assert words[:4] == ["python", "-m", "pytest", "-m"] and len(words) == 5
+    pytest_config = tomllib.loads((DOCS.parent / "pyproject.toml").read_text())["tool"]["pytest"]
+    registered = {marker.partition(":")[0] for marker in pytest_config["ini_options"]["markers"]}
+    assert re.fullmatch(r"not \w+( and not \w+)*", words[4])
+    assert set(re.findall(r"not (\w+)", words[4])) == registered

@@ -9,10 +9,13 @@ import time
 
 import pytest
 import s3fs
-import yaml
-from conftest import s3_kwargs
-from processes import PeakRSS, wait_until
-from standalone_harness import Proxy, standalone
+
+from jupyter_fsspec_proxy.testing.calls import raw_connection
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, write_s3_config
+from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
+
+pytestmark = pytest.mark.slow
 
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB
@@ -22,8 +25,7 @@ AUTH = {"Authorization": f"token {TOKEN}"}
 
 @pytest.fixture
 def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     options = [
         f"--IdentityProvider.token={TOKEN}",
@@ -39,10 +41,8 @@ def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
 
 def stalled_upload(proxy: Proxy, name: str, sent: int) -> socket.socket:
     """An upload that announces 64 MiB, sends ``sent`` bytes, then nothing."""
-    sock = socket.create_connection(("127.0.0.1", proxy.port))
-    head = f"PUT /fsspec-proxy/files/S3/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    head += f"Authorization: token {TOKEN}\r\nContent-Length: {64 * MiB}\r\n\r\n"
-    sock.sendall(head.encode())
+    headers = {"Authorization": f"token {TOKEN}", "Content-Length": str(64 * MiB)}
+    sock = raw_connection(proxy.port, "PUT", f"files/S3/{name}", headers)
     sock.setblocking(False)
     left = sent
     while left:  # as much as the server takes now, without waiting for it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,11 +13,15 @@ import psutil
 import pytest
 import s3fs
 import yaml
-from conftest import dead_s3_kwargs, s3_kwargs, staged_uploads
 from moto.server import ThreadedMotoServer
-from processes import free_port
 from relay import Relay
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import raw_connection
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.sources import dead_s3_kwargs, s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 MiB = 2**20
 BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
@@ -31,9 +34,8 @@ def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
         fds_before = server.num_fds()
         stalled = []
         for n in range(20):  # each promises 1 MiB and sends 10 bytes
-            sock = socket.create_connection(("127.0.0.1", proxy.port))
-            head = f"PUT /fsspec-proxy/files/Local/slow-{n}.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            sock.sendall(f"{head}Content-Length: {MiB}\r\n\r\n".encode() + b"0123456789")
+            path, headers = f"files/Local/slow-{n}.bin", {"Content-Length": str(MiB)}
+            sock = raw_connection(proxy.port, "PUT", path, headers, b"0123456789")
             stalled.append(sock)
         started = time.monotonic()
         response, _ = proxy.request("GET", "api")  # others are served meanwhile

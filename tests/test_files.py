@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import body_json
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
+
 DATA = bytes(range(256)) * 40  # 10 KiB
 
 

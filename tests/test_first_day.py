@@ -22,17 +22,19 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from browser_harness import chromium_sync
-from hub_harness import CHP, PASSWORD
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.hub import CHP, PASSWORD
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     StorageBrowser,
     jp_asyncio_loop,
     jp_server_cleanup,
     quiet_settings,
 )
-from processes import free_port, stop, wait_for_port, wait_until
+from jupyter_fsspec_proxy.testing.processes import free_port, stop, wait_for_port, wait_until
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.hub]
 ROOT = Path(__file__).parents[1]
 DOCUMENTED_HUB = ROOT / "docs" / "deploy" / "jupyterhub_config.py"
 # What docs/jupyterhub.md tells the admin to adapt in the documented file.

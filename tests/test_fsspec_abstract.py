@@ -9,7 +9,6 @@ import uuid
 import fsspec
 import fsspec.asyn
 import pytest
-from conftest import SERVED_TOKEN, served_url
 from fsspec.tests.abstract import (
     AbstractCopyTests,
     AbstractFixtures,
@@ -18,6 +17,10 @@ from fsspec.tests.abstract import (
     AbstractPipeTests,
     AbstractPutTests,
 )
+
+from jupyter_fsspec_proxy.testing.sources import SERVED_TOKEN
+
+pytestmark = pytest.mark.slow
 
 SUITES = {
     "Copy": AbstractCopyTests,
@@ -36,7 +39,7 @@ class ProxyFixtures(AbstractFixtures):
     @pytest.fixture
     def fs(self, served):
         return fsspec.filesystem(
-            "proxy", endpoint_url=served_url(served), token=SERVED_TOKEN, skip_instance_cache=True
+            "proxy", endpoint_url=served.url, token=SERVED_TOKEN, skip_instance_cache=True
         )
 
     @pytest.fixture
@@ -67,7 +70,7 @@ class AsyncProxyFixtures(ProxyFixtures):
         afs = fsspec.filesystem(
             "proxy",
             asynchronous=True,
-            endpoint_url=served_url(served),
+            endpoint_url=served.url,
             token=SERVED_TOKEN,
             skip_instance_cache=True,
         )

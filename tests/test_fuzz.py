@@ -7,10 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
-from standalone_harness import standalone
 
 import jupyter_fsspec_proxy
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 DOCUMENT = yaml.safe_load((Path(jupyter_fsspec_proxy.__file__).parent / "openapi.yaml").read_text())
 

@@ -18,11 +18,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from browser_harness import chromium, offline_folder
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import PASSWORD, SERVICE_TOKEN, Hub, jupyterhub
-from processes import wait_until
+
+from jupyter_fsspec_proxy.testing.browser import chromium, offline_folder
+from jupyter_fsspec_proxy.testing.hub import PASSWORD, SERVICE_TOKEN, Hub, jupyterhub
+from jupyter_fsspec_proxy.testing.processes import wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
+
+pytestmark = pytest.mark.hub
 
 USERS = {"alice": ["analysts"], "bob": ["viewers"], "carol": [], "hubadmin": []}
 ADMINS = frozenset({"hubadmin"})
@@ -321,6 +324,7 @@ WRITE_FROM_PAGE = """async ([base, withXsrf]) => {
 }"""
 
 
+@pytest.mark.browser
 async def test_pages_on_the_hub_origin_use_the_hubs_login(hub):
     """Chromium logs in through the hub's form; the service's OAuth makes the cookie."""
     async with chromium() as browser:
@@ -394,6 +398,7 @@ def fetched_with(hub: Hub, url: str, cookie: str, site: str, mode: str = "no-cor
         return error.code
 
 
+@pytest.mark.browser
 async def test_a_cookie_gets_no_further_than_the_hub_lets_it(hub):
     """A page of another site that includes alice's file (<script src>, <img>) with her
     cookie gets what the hub's own API gives such a request: nothing."""

@@ -23,11 +23,13 @@ from collections.abc import Iterator
 import psutil
 import pytest
 import yaml
-from balancer import requests_by_line, served_by
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import PASSWORD
-from processes import free_port, wait_until
-from replica_harness import (
+
+from jupyter_fsspec_proxy.confined import STAGED_PREFIX
+from jupyter_fsspec_proxy.testing.balancer import requests_by_line, served_by
+from jupyter_fsspec_proxy.testing.hub import PASSWORD
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
+from jupyter_fsspec_proxy.testing.replicas import (
     MANIFESTS,
     Deployment,
     Load,
@@ -35,9 +37,9 @@ from replica_harness import (
     deployment,
     documented_start,
 )
-from standalone_harness import intact
+from jupyter_fsspec_proxy.testing.standalone import intact
 
-from jupyter_fsspec_proxy.confined import STAGED_PREFIX
+pytestmark = pytest.mark.hub
 
 USERS = {"alice": ["analysts"], "bob": []}
 BIG = 4 * 2**20

@@ -11,9 +11,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from replica_harness import MANIFESTS, documented_start
 
 from jupyter_fsspec_proxy.config import parse_yaml
+from jupyter_fsspec_proxy.testing.replicas import MANIFESTS, documented_start
+
+pytestmark = pytest.mark.slow
 
 KUBERNETES = MANIFESTS.parent
 SERVICE_PATH = "/services/{name}/fsspec-proxy/"

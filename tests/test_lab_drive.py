@@ -7,9 +7,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import struct
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,20 +22,32 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 import yaml
-from browser_harness import HERE, chromium_sync
-from conftest import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     LAB_TOKEN,
+    ROW,
     Jupyter,
     StorageBrowser,
     jp_asyncio_loop,
     jp_server_cleanup,
     jupyter_app,
 )
-from processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import (
+    ACCESS_KEY,
+    BUCKET,
+    SECRET,
+    s3_kwargs,
+    staged_uploads,
+)
+from jupyter_fsspec_proxy.testing.tables import CODECS, GROUPS, ROWS, big_table
 
-ARTIFACTS = HERE.parent / "test-artifacts"
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
 CONFIRM_DELETE = re.compile("^(Delete|Move to Trash)$")
 NOTEBOOK = {
@@ -80,8 +95,8 @@ def lab(folders, s3_endpoint, s3_root) -> Iterator[Jupyter]:
     config = folders["home"] / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     options = [
-        f"--ProxyManager.config_file={config}",
-        "--ProxyManager.shared_token_user=tester",
+        f"--FsspecProxy.config_file={config}",
+        "--FsspecProxy.shared_token_user=tester",
         "--LabApp.expose_app_in_browser=True",
     ]
     with jupyter_app(folders["home"], *options) as running:
@@ -148,21 +163,53 @@ def test_notebook_csv_and_text_open_in_jupyterlabs_viewers(user, folders):
     user.page.screenshot(path=ARTIFACTS / "jupyterlab-documents.png")
 
 
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + (chunk(b"IEND", b""))
+    )
+
+
+def test_an_image_opens_in_jupyterlabs_image_viewer(user, folders):
+    (folders["local"] / "dot.png").write_bytes(png(3, 2, (200, 30, 30)))
+    user.go("Local")
+    user.row("dot.png").dblclick()
+    image = user.page.locator(".jp-ImageViewer img")
+    image.wait_for()
+    user.page.wait_for_function("document.querySelector('.jp-ImageViewer img').naturalWidth > 0")
+    size = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [3, 2]  # the bytes arrived whole, as base64, and decoded
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+
+
+def edited_and_saved(user: StorageBrowser, target: Path, line: str, typed: str) -> None:
+    """``target`` (in Local) made with ``line``, opened in the editor, ``typed`` at its
+    end and saved, until the save reached the file."""
+    target.write_text(line + "\n")
+    user.go("Local")
+    user.edit(target.name, line, typed)
+    wait_until(lambda: typed in target.read_text(), "the save reached the file")
+
+
 def test_edit_and_save_write_the_bytes(user, folders):
     target = folders["local"] / "edit.txt"
-    target.write_text("first line\n")
-    user.go("Local")
-    user.edit("edit.txt", "first line", "typed in the browser")
-    wait_until(lambda: "typed" in target.read_text(), "the save reached the file")
+    edited_and_saved(user, target, "first line", "typed in the browser")
     assert target.read_text() == "first line\ntyped in the browser"
 
 
 def test_a_file_deleted_on_the_server_is_saved_anew(user, folders):
     target = folders["local"] / "deleted.txt"
-    target.write_text("here\n")
-    user.go("Local")
-    user.edit("deleted.txt", "here", "once")
-    wait_until(lambda: "once" in target.read_text(), "the first save")
+    edited_and_saved(user, target, "here", "once")
     target.unlink()  # by someone else
     user.page.keyboard.type(", twice")
     user.page.keyboard.press("Control+s")
@@ -186,6 +233,14 @@ def test_a_file_changed_on_the_server_is_not_overwritten_until_overwrite(user, f
     user.press_dialog("Overwrite")
     wait_until(lambda: "mine" in target.read_text(), "the overwrite reached the file")
     assert target.read_text() == "version 1\nmine"
+
+
+def delete_selected(user: StorageBrowser, asked: str) -> None:
+    """Press Delete and confirm JupyterLab's question, which holds ``asked`` (its
+    wording follows the server's delete_to_trash, for its own files)."""
+    user.page.keyboard.press("Delete")
+    assert asked in user.dialog_text()
+    user.press_dialog(CONFIRM_DELETE)
 
 
 def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders):
@@ -219,10 +274,7 @@ def test_new_folder_rename_move_copy_and_delete_act_on_the_storage(user, folders
     assert (ops / "Untitled Folder" / "final-Copy1.txt").read_text() == "draft"
 
     user.row("final.txt").click()
-    user.page.keyboard.press("Delete")
-    # JupyterLab's wording follows the server's delete_to_trash, for its own files
-    assert "final.txt?" in user.dialog_text()
-    user.press_dialog(CONFIRM_DELETE)
+    delete_selected(user, "final.txt?")
     user.wait_for_names(["Untitled Folder"])
     assert [p.name for p in ops.iterdir()] == ["Untitled Folder"]
 
@@ -232,12 +284,72 @@ def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders
     made.mkdir()
     user.go("Local", "made")
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-launcher'] button")
-    # the launcher just opened (an earlier one may be open behind it)
+    # the launcher just opened: one of an earlier test may be open behind it
     user.page.locator(".jp-LauncherCard[data-category='Notebook']:visible").first.click()
     user.page.wait_for_selector(".jp-NotebookPanel")
     assert user.current_widget("widget.context.path") == "Storage:Local/made/Untitled.ipynb"
     wait_until(lambda: (made / "Untitled.ipynb").exists(), "the new notebook")
     assert json.loads((made / "Untitled.ipynb").read_text())["nbformat"] == 4
+
+
+def test_sorting_and_a_multiple_selection_act_as_in_jupyterlab(user, folders):
+    picks = folders["local"] / "picks"
+    picks.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (picks / name).write_text(name)
+    user.go("Local", "picks")
+    user.wait_for_names(["a.txt", "b.txt", "c.txt"])
+    name_header = f"{BROWSER} .jp-DirListing-headerItem.jp-id-name"
+    user.page.click(name_header)
+    user.wait_for_names(["c.txt", "b.txt", "a.txt"])  # by name, descending
+    user.page.click(name_header)
+    user.wait_for_names(["a.txt", "b.txt", "c.txt"])
+
+    user.row("a.txt").click()
+    user.row("c.txt").click(modifiers=["Control"])
+    assert user.page.locator(f"{ROW}.jp-mod-selected").count() == 2
+    delete_selected(user, "2")  # one confirmation for both
+    user.wait_for_names(["b.txt"])
+    assert [p.name for p in picks.iterdir()] == ["b.txt"]
+
+
+def test_a_folder_of_10000_entries_shows_them_all_and_scrolls(user, folders):
+    many = folders["local"] / "many"
+    many.mkdir()
+    for n in range(10_000):
+        (many / f"file-{n:05d}.txt").write_bytes(b"x")
+    try:
+        user.go("Local", "many")
+        user.row("file-00000.txt").wait_for()
+        assert user.page.locator(ROW).count() == 10_000  # all of them, not a first page
+        content = user.page.locator(f"{BROWSER} .jp-DirListing-content")
+        content.evaluate("node => node.scrollTo(0, node.scrollHeight)")
+        last = user.row("file-09999.txt")
+        box, shown = last.bounding_box(), content.bounding_box()
+        assert shown["y"] <= box["y"] and box["y"] + box["height"] <= shown["y"] + shown["height"]
+        last.click()
+        user.page.keyboard.press("ArrowUp")  # the keyboard moves the selection
+        selected = user.page.locator(f"{ROW}.jp-mod-selected .jp-DirListing-itemText")
+        assert selected.all_inner_texts() == ["file-09998.txt"]
+    finally:
+        user.go("Local")  # not listed again by the tests after this one
+        shutil.rmtree(many)
+
+
+def test_revert_to_checkpoint_restores_the_last_save(user, folders):
+    target = folders["local"] / "draft.txt"
+    edited_and_saved(user, target, "version 1", "saved")
+    user.page.keyboard.type(" and not saved")
+    user.page.evaluate("void window.jupyterapp.commands.execute('docmanager:restore-checkpoint')")
+    assert "checkpoint" in user.dialog_text().lower()
+    user.press_dialog("Revert")
+    user.page.wait_for_function(
+        "!document.querySelector('.jp-FileEditor .cm-content').textContent.includes('not saved')"
+    )
+    assert user.page.inner_text(".jp-FileEditor .cm-content") == "version 1\nsaved"
+    assert target.read_text() == "version 1\nsaved"
+    hidden = [p.name for p in folders["local"].iterdir() if p.name.startswith(".")]
+    assert hidden == []  # checkpoints live in the tab: nothing in the storage
 
 
 def test_refused_writes_show_the_proxys_message(user, folders):
@@ -251,8 +363,7 @@ def test_refused_writes_show_the_proxys_message(user, folders):
 
     user.go("Rules")
     user.row("ruled.txt").click()
-    user.page.keyboard.press("Delete")
-    user.press_dialog(CONFIRM_DELETE)
+    delete_selected(user, "ruled.txt")
     assert "not write" in user.dialog_text()  # the access rule's refusal
     user.press_dialog("Close")
     assert (folders["rules"] / "ruled.txt").read_text() == "ruled"
@@ -298,21 +409,30 @@ def test_copy_path_and_copy_code_name_no_credential(user, lab, folders):
         assert secret not in code
 
 
+def a_file_of(path: Path, mib: int) -> Path:
+    block = hashlib.sha256(path.name.encode()).digest() * (MiB // 32)
+    with path.open("wb") as out:
+        for index in range(mib):
+            out.write(index.to_bytes(4, "big") + block[4:])
+    return path
+
+
+def start_upload(user: StorageBrowser, upload: Path) -> None:
+    """Upload ``upload`` with the panel's button, past the large file warning."""
+    with user.page.expect_file_chooser() as chooser:
+        user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='uploader'] button")
+    chooser.value.set_files(upload)
+    assert "Large file size warning" in user.dialog_text()
+    user.press_dialog("Upload")
+
+
 def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     user, lab, folders, tmp_path
 ):
-    upload = tmp_path / "big.bin"
-    block = hashlib.sha256(b"block").digest() * (MiB // 32)
-    with upload.open("wb") as out:
-        for index in range(200):
-            out.write(index.to_bytes(4, "big") + block[4:])
+    upload = a_file_of(tmp_path / "big.bin", 200)
     user.go("Local")
     with PeakRSS(lab.process.pid) as memory:
-        with user.page.expect_file_chooser() as chooser:
-            user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='uploader'] button")
-        chooser.value.set_files(upload)
-        assert "Large file size warning" in user.dialog_text()
-        user.press_dialog("Upload")
+        start_upload(user, upload)
         target = folders["local"] / "big.bin"
         wait_until(lambda: target.exists(), "the upload completed", timeout=240)
     assert (
@@ -322,7 +442,40 @@ def test_an_upload_of_200_mib_is_byte_exact_with_the_servers_memory_bounded(
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {"upload_mib": 200, "server_rss_growth_mib": round(memory.growth_mib, 1)}
     (ARTIFACTS / "jupyterlab-upload.json").write_text(json.dumps(figures))
-    assert [p.name for p in folders["local"].glob(".fsspec-proxy-upload-*")] == []
+    assert staged_uploads(folders["local"]) == []
+
+
+def test_an_upload_shows_its_progress_and_a_cancel_keeps_nothing(user, folders, tmp_path):
+    upload = a_file_of(tmp_path / "cancelled.bin", 96)
+    user.go("Local")
+    start_upload(user, upload)
+    progress = user.page.locator(".jp-StatusBar-Widget [role=progressbar]")
+    progress.wait_for()
+    user.page.wait_for_function(
+        "Number(document.querySelector('.jp-StatusBar-Widget [role=progressbar]')"
+        ".getAttribute('aria-valuenow')) > 0"
+    )
+    wait_until(lambda: staged_uploads(folders["local"]), "pieces arrived")
+    user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads'] button")
+    assert "was cancelled: nothing of it was kept" in user.dialog_text()
+    user.press_dialog(re.compile("Dismiss|Close|OK"))
+    wait_until(lambda: not staged_uploads(folders["local"]), "the staged pieces removed")
+    assert not (folders["local"] / "cancelled.bin").exists()
+    progress.wait_for(state="hidden")  # the status bar shows no upload any more
+    cancel_button = f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='cancel-uploads']"
+    assert not user.page.locator(cancel_button).is_visible()  # shown during uploads only
+
+
+def test_leaving_the_page_during_an_upload_keeps_nothing(user, lab, folders, tmp_path):
+    upload = a_file_of(tmp_path / "left.bin", 96)
+    user.go("Local")
+    start_upload(user, upload)
+    wait_until(lambda: staged_uploads(folders["local"]), "pieces arrived")
+    user.page.reload()
+    # aborted by the page as it left, long before the session's idle expiry (120 s)
+    wait_until(lambda: not staged_uploads(folders["local"]), "the staged pieces removed")
+    assert not (folders["local"] / "left.bin").exists()
+    user.start(f"{lab.url}lab?token={LAB_TOKEN}")
 
 
 def test_a_download_uses_a_signed_url(user, folders):
@@ -400,6 +553,25 @@ def test_a_parquet_file_opens_as_a_table_read_by_ranges(user, folders):
     message = user.page.locator(f"{view} .jp-fsspec-proxy-parquet-status.jp-mod-error")
     assert message.inner_text().startswith("Not a readable Parquet file: ")
     assert "\n" not in message.inner_text()
+
+
+def test_a_64_mib_parquet_file_shows_its_first_rows_reading_under_a_quarter(user, folders):
+    big = folders["local"] / "big.parquet"  # the app's test file: 8 row groups, 3 codecs
+    pq.write_table(big_table(), big, row_group_size=ROWS // GROUPS, compression=CODECS)
+    user.go("Local")
+    first = len(user.responses)
+    user.row("big.parquet").dblclick()
+    rows = ".jp-fsspec-proxy-parquet .jp-fsspec-proxy-parquet-rows tbody tr"
+    user.page.wait_for_selector(rows)
+    cells = user.page.locator(rows).first.locator("th, td").all_inner_texts()
+    assert cells[:2] == ["0", "0"] and cells[3].startswith("row 0 ")  # n, x, label
+    status = user.page.inner_text(".jp-fsspec-proxy-parquet-status")
+    assert status.startswith(f"{ROWS:,} rows · {GROUPS} row groups · 5 columns")
+    reads = [r for r in user.responses[first:] if "files/Local/big.parquet" in r.url]
+    assert {r.status for r in reads} == {206}
+    read = sum(len(r.body()) for r in reads)
+    assert 0 < read < big.stat().st_size / 4, (read, big.stat().st_size)
+    big.unlink()
 
 
 def test_no_response_holds_a_credential_or_a_hidden_source(session, lab):

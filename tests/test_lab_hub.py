@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser_harness import chromium_sync
-from conftest import ACCESS_KEY, SECRET
-from hub_harness import PASSWORD, SERVICE, Hub, jupyterhub
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.hub import PASSWORD, SERVICE, Hub, jupyterhub
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     BROWSER,
     StorageBrowser,
     jp_asyncio_loop,
     jp_server_cleanup,
 )
-from processes import wait_until
+from jupyter_fsspec_proxy.testing.processes import wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
+
+pytestmark = [pytest.mark.browser, pytest.mark.hub]
 
 USERS = {"alice": ["analysts"], "bob": []}
 

@@ -14,21 +14,27 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
-from browser_harness import HERE, chromium_sync
-from conftest import ACCESS_KEY, SECRET
-from lab_harness import (  # noqa: F401 - jp_*: fixtures
+
+from jupyter_fsspec_proxy.testing import CHECKOUT
+from jupyter_fsspec_proxy.testing.browser import chromium_sync
+from jupyter_fsspec_proxy.testing.lab import (  # noqa: F401 - jp_*: fixtures
     LAB_TOKEN,
     StorageBrowser,
     jp_asyncio_loop,
     jp_server_cleanup,
 )
-from processes import free_port, wait_until
-from standalone_harness import standalone
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.browser
 
 DOC = Path(__file__).parents[1] / "docs" / "jupyterlab.md"
-ARTIFACTS = HERE.parent / "test-artifacts"
+ARTIFACTS = CHECKOUT / "test-artifacts"
 CROSS_TOKEN = "lite-cross-origin-token"
 EXPOSE_APP = {"exposeAppInBrowser": "true"}  # for the tests: window.jupyterapp
 
@@ -72,6 +78,8 @@ def browser():
 def data(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lite-data")
     (folder / "notes.txt").write_text("from the storage\n")
+    table = pa.table({"city": ["Paris", "Lyon", "Nice"], "people": [2102650, 522250, 348085]})
+    pq.write_table(table, folder / "cities.parquet", row_group_size=2)
     return folder
 
 
@@ -92,6 +100,19 @@ def edit_and_save(user: StorageBrowser, data: Path) -> None:
     (data / "notes.txt").write_text("from the storage\n")
 
 
+def open_parquet(user: StorageBrowser) -> None:
+    """Double-click the Parquet file of the folder shown: its table, read by ranges."""
+    user.row("cities.parquet").dblclick()
+    rows = ".jp-fsspec-proxy-parquet .jp-fsspec-proxy-parquet-rows tbody tr"
+    user.page.wait_for_selector(rows)
+    first = user.page.locator(rows).first.locator("th, td").all_inner_texts()
+    assert first == ["0", "Paris", "2102650"]
+    status = user.page.inner_text(".jp-fsspec-proxy-parquet-status")
+    assert status.startswith("3 rows · 2 row groups · 2 columns")
+    reads = [r for r in user.responses if "files/Local/cities.parquet" in r.url]
+    assert reads and {r.status for r in reads} == {206}
+
+
 def test_a_site_served_by_the_proxy_needs_no_configuration(tmp_path, browser, data):
     site = build_site(tmp_path, EXPOSE_APP)
     sources_file(tmp_path, data)
@@ -104,6 +125,7 @@ def test_a_site_served_by_the_proxy_needs_no_configuration(tmp_path, browser, da
         user.go()
         user.wait_for_names(["Local", "Scratch"])
         edit_and_save(user, data)
+        open_parquet(user)
         assert user.responses_holding(SECRET, ACCESS_KEY) == []
         assert browser.outside(origin) == []
 
@@ -140,6 +162,7 @@ def test_a_site_on_another_origin_logs_in_with_a_token_the_user_types(
                 user.page.screenshot(path=ARTIFACTS / "jupyterlite-storage.png")
             if configured_by == "jupyter-config-data":
                 edit_and_save(user, data)
+                open_parquet(user)  # ranges from another origin, with the token
             # the token stays in this tab, never in the site or the page's storage
             assert user.page.evaluate("JSON.stringify(localStorage)").count(CROSS_TOKEN) == 0
             kept = user.page.evaluate("JSON.stringify(sessionStorage)")

@@ -14,10 +14,10 @@ import time
 import fsspec
 import pytest
 import slow_backend  # registers slowmem://
-from conftest import s3_kwargs
 from fsspec.implementations.memory import MemoryFileSystem
 
 from jupyter_fsspec_proxy.errors import scrub, translate
+from jupyter_fsspec_proxy.testing.sources import manager_of, s3_kwargs
 
 
 class SlowStartFileSystem(MemoryFileSystem):
@@ -31,10 +31,6 @@ class SlowStartFileSystem(MemoryFileSystem):
 
 
 fsspec.register_implementation("slowstart", SlowStartFileSystem, clobber=True)
-
-
-def manager_of(jp_serverapp):
-    return jp_serverapp.web_app.settings["fsspec_proxy_manager"]
 
 
 async def test_replaced_and_stopped_s3_sources_close_their_sessions(proxy, jp_serverapp):

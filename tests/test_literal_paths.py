@@ -3,12 +3,10 @@ are characters (fsspec's rm, copy and mv would expand them)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import body_json
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.testing.calls import body_json, transfer
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
 async def put(proxy, source: str, name: str, data: bytes = b"x") -> None:
@@ -19,13 +17,6 @@ async def put(proxy, source: str, name: str, data: bytes = b"x") -> None:
 async def names(proxy, source: str, folder: str) -> list[str]:
     listing = await proxy("api", "ls", source, folder, params={"detail": "false"})
     return sorted(name.rpartition("/")[2] for name in body_json(listing))
-
-
-async def transfer(proxy, operation: str, source: str, path: str, destination: str, **body):
-    return await proxy(
-        "api", operation, source, path,
-        method="POST", body=json.dumps({"destination": destination, **body}),
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("source", WRITABLE)

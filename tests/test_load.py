@@ -3,17 +3,21 @@ on distinct and shared files, with every byte checked (loopback only, bounded)."
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
-import socket
 import threading
 import time
 
 import psutil
+import pytest
 import yaml
-from processes import PeakRSS
-from standalone_harness import intact, sealed, standalone
+
+from jupyter_fsspec_proxy.testing.calls import KeepAlive, raw_connection
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.sources import staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "load-token"
 CLIENTS = 64
@@ -29,11 +33,6 @@ class Client(threading.Thread):
         self.operations = 0
         self.bytes_checked = 0
 
-    def call(self, method: str, path: str, body: bytes | None = None, headers=None):
-        self.connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
-        response = self.connection.getresponse()
-        return response.status, response.read()
-
     def expect(self, what: str, condition: bool) -> None:
         self.operations += 1
         if not condition and len(self.errors) < 20:
@@ -41,7 +40,8 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         rng = random.Random(self.number)
-        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        server = KeepAlive(self.port, AUTH)
+        self.call = server.call
         source = ("Local", "Scratch")[self.number % 2]
         own = f"{source}/client-{self.number}.bin"
         while time.monotonic() < self.deadline:
@@ -66,7 +66,7 @@ class Client(threading.Thread):
                 self.expect(f"delete {status}", status == 204)
                 status, _ = self.call("GET", f"files/{own}")
                 self.expect(f"deleted {status}", status == 404)
-        self.connection.close()
+        server.connection.close()
 
 
 def test_64_clients_lose_no_byte_and_leak_nothing(tmp_path):
@@ -104,8 +104,7 @@ def test_64_clients_lose_no_byte_and_leak_nothing(tmp_path):
         assert operations > 1000
         assert rss.growth_mib < 128
         assert fds_after <= fds_before + 2
-        staged = [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".fsspec")]
-        assert staged == []
+        assert staged_uploads(tmp_path / "data") == []
 
 
 def test_a_client_leaving_mid_download_frees_the_server(tmp_path):
@@ -118,10 +117,7 @@ def test_a_client_leaving_mid_download_frees_the_server(tmp_path):
         time.sleep(0.3)
         fds_before = server.num_fds()
         for _ in range(5):
-            sock = socket.create_connection(("127.0.0.1", proxy.port))
-            sock.sendall(
-                b"GET /fsspec-proxy/files/Local/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            )
+            sock = raw_connection(proxy.port, "GET", "files/Local/big.bin", {})
             assert sock.recv(2**20).startswith(b"HTTP/1.1 200 OK")  # the download is under way
             sock.close()  # gone, 255 MiB unread
         time.sleep(1.0)

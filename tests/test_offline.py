@@ -8,11 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from browser_harness import HERE
 
 from jupyter_fsspec_proxy.npm_packages import NPM_INSTALL
+from jupyter_fsspec_proxy.testing import TESTS
 
-MODULES = HERE / "browser" / "node_modules"
+pytestmark = pytest.mark.slow
+
+MODULES = TESTS / "browser" / "node_modules"
 
 
 @pytest.mark.parametrize("hyparquet", [None, "1.0.0"])

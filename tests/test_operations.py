@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import body_json
 
-WRITABLE = ["Scratch", "Local", "S3"]
+from jupyter_fsspec_proxy.confined import STAGED_PREFIX
+from jupyter_fsspec_proxy.testing.calls import body_json, transfer
+from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
 async def put(proxy, source: str, name: str, data: bytes = b"x"):
@@ -35,7 +34,7 @@ async def test_ls_with_and_without_detail(proxy, source):
 
 async def test_ls_hides_uploads_not_yet_committed(proxy, local_root):
     (local_root / "kept.txt").write_text("kept")
-    (local_root / ".fsspec-proxy-upload-k1ll3d").write_text("half of an upload")
+    (local_root / f"{STAGED_PREFIX}k1ll3d").write_text("half of an upload")
     names = body_json(await proxy("api", "ls", "Local", params={"detail": "false"}))
     assert names == ["Local/kept.txt"]
     entries = body_json(await proxy("api", "ls", "Local"))
@@ -81,23 +80,19 @@ async def test_mkdir_without_parents_needs_the_parent(proxy, local_root):
 async def test_copy_and_move_stay_on_the_server(proxy, source):
     await put(proxy, source, "src/one.txt", b"one")
 
-    def transfer(op: str, path: str, destination: str, recursive: bool = False):
-        body = json.dumps({"destination": destination, "recursive": recursive})
-        return proxy("api", op, source, path, method="POST", body=body)
-
-    copied = await transfer("copy", "src/one.txt", "dst/copy.txt")
+    copied = await transfer(proxy, "copy", source, "src/one.txt", "dst/copy.txt")
     assert copied.code == 201
     assert body_json(copied)["size"] == 3
     assert (await proxy("files", source, "dst/copy.txt")).body == b"one"
     assert (await proxy("files", source, "src/one.txt")).body == b"one"
 
-    moved = await transfer("move", "src/one.txt", "dst/moved.txt")
+    moved = await transfer(proxy, "move", source, "src/one.txt", "dst/moved.txt")
     assert moved.code == 201
     assert (await proxy("files", source, "dst/moved.txt")).body == b"one"
     assert (await proxy("files", source, "src/one.txt")).code == 404
 
-    assert (await transfer("copy", "dst/copy.txt", "../../escape.txt")).code == 400
-    assert (await transfer("copy", "nope.txt", "x.txt")).code == 404
+    assert (await transfer(proxy, "copy", source, "dst/copy.txt", "../../escape.txt")).code == 400
+    assert (await transfer(proxy, "copy", source, "nope.txt", "x.txt")).code == 404
     bad_body = await proxy("api", "copy", source, "dst/copy.txt", method="POST", body=b"[1]")
     assert bad_body.code == 400
 

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import s3fs
-from conftest import SECRET, s3_kwargs
 from fsspec_proxy_client import ProxyFileSystem
 
 from jupyter_fsspec_proxy.config import ConfigError, parse_sources
+from jupyter_fsspec_proxy.testing.sources import SECRET, s3_kwargs
 
 MiB = 2**20
 BIG = bytes(range(256)) * 8192  # 2 MiB
@@ -37,6 +37,7 @@ def objects(s3_endpoint, s3_prefix):
     s3.pipe({f"{s3_prefix}/big.bin": BIG, f"{s3_prefix}/small.txt": b"small"})
 
 
+@pytest.mark.slow
 async def test_large_reads_redirect_to_a_short_lived_url(proxy, objects, s3_endpoint):
     answer = await proxy("files", "Direct", "big.bin", follow_redirects=False)
     assert answer.code == 307

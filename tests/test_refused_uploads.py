@@ -4,12 +4,14 @@ connection."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import yaml
 from fsspec_proxy_client import ProxyFileSystem
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import raw_connection
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "refusal-token"
 MiB = 2**20
@@ -59,10 +61,8 @@ def test_refusals_raise_their_own_errors_whatever_the_size(fs, tmp_path, size):
 
 
 def test_a_refusal_that_leaves_the_body_unread_says_connection_close(proxy):
-    sock = socket.create_connection(("127.0.0.1", proxy.port))
-    head = "PUT /fsspec-proxy/files/Readonly/x.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    head += f"Authorization: token {TOKEN}\r\nContent-Length: {16 * MiB}\r\n\r\n"
-    sock.sendall(head.encode() + b"x" * 65536)
+    headers = {"Authorization": f"token {TOKEN}", "Content-Length": str(16 * MiB)}
+    sock = raw_connection(proxy.port, "PUT", "files/Readonly/x.bin", headers, b"x" * 65536)
     sock.settimeout(30)
     answer = sock.recv(65536)
     sock.close()

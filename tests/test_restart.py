@@ -9,8 +9,14 @@ import random
 import threading
 import time
 
-from processes import free_port
-from standalone_harness import intact, sealed, standalone
+import pytest
+
+from jupyter_fsspec_proxy.testing.calls import KeepAlive
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.sources import staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -32,15 +38,8 @@ class Client(threading.Thread):
         self.completed: list[float] = []  # when each operation succeeded
         self.failed: list[tuple[float, str]] = []  # first failure of each operation
         self.defects: list[str] = []
-        self.connection = self._connect()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-
-    def call(self, method: str, path: str, body: bytes | None = None, headers=None):
-        self.connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
-        response = self.connection.getresponse()
-        return response.status, response.read()
+        self.server = KeepAlive(port, AUTH, timeout=30)
+        self.call = self.server.call
 
     def attempt(self, operation, *args) -> None:
         deadline = time.monotonic() + RETRY_FOR
@@ -54,8 +53,7 @@ class Client(threading.Thread):
                 if first:
                     self.failed.append((time.monotonic(), type(error).__name__))
                     first = False
-                self.connection.close()
-                self.connection = self._connect()
+                self.server.reconnect()
                 if time.monotonic() > deadline:
                     self.defects.append(f"client {self.number}: gave up after {error!r}")
                     return
@@ -86,7 +84,7 @@ class Client(threading.Thread):
             self.attempt(self.write, own, payload)
             self.attempt(self.read_back, own, payload)
             self.attempt(self.read_shared, rng.randrange(BIG - 65536))
-        self.connection.close()
+        self.server.connection.close()
 
 
 def test_kill_and_restart_under_load(tmp_path):
@@ -129,5 +127,5 @@ def test_kill_and_restart_under_load(tmp_path):
         assert sorted(json.loads(listing)) == sorted(expected)
     completed = sum(len(client.completed) for client in clients)
     failed = sum(len(client.failed) for client in clients)
-    staged = len(list((tmp_path / "data").glob(".fsspec-proxy-upload-*")))
+    staged = len(staged_uploads(tmp_path / "data"))
     print(f"{completed} operations; {failed} failed in flight, then succeeded; {staged} staged")

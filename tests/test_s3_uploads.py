@@ -3,7 +3,6 @@ the object whole or absent, and create-only decided by S3 itself."""
 
 from __future__ import annotations
 
-import http.client
 import tempfile
 import time
 from pathlib import Path
@@ -11,9 +10,13 @@ from pathlib import Path
 import pytest
 import s3fs
 import yaml
-from conftest import s3_kwargs, staged_uploads
-from processes import PeakRSS, wait_until
-from standalone_harness import Proxy, standalone
+
+from jupyter_fsspec_proxy.testing.calls import put_head
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads, write_s3_config
+from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
+
+pytestmark = pytest.mark.slow
 
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB
@@ -21,8 +24,7 @@ PIECE = bytes(range(256)) * 4096  # 1 MiB
 
 @pytest.fixture
 def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     with standalone(tmp_path, "dev") as proxy:
         yield proxy, s3, s3_prefix
@@ -30,12 +32,9 @@ def s3_proxy(tmp_path, s3_endpoint, s3_prefix):
 
 def start_put(proxy: Proxy, name: str, size: int, headers: dict | None = None):
     """A PUT whose headers are sent; its body is sent by the caller."""
-    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
-    connection.putrequest("PUT", f"/fsspec-proxy/files/S3/{name}")
-    for key, value in {"Content-Length": str(size), **(headers or {})}.items():
-        connection.putheader(key, value)
-    connection.endheaders()
-    return connection
+    return put_head(
+        proxy.port, f"files/S3/{name}", {"Content-Length": str(size), **(headers or {})}
+    )
 
 
 def in_progress(s3: s3fs.S3FileSystem, prefix: str) -> list[str]:
@@ -116,15 +115,11 @@ def test_create_only_uploads_are_refused_by_s3_when_the_object_appears(s3_proxy,
 
 
 def test_an_upload_larger_than_the_limit_is_aborted_mid_body(tmp_path, s3_endpoint, s3_prefix):
-    sources = [{"name": "S3", "path": f"s3://{s3_prefix}", "kwargs": s3_kwargs(s3_endpoint)}]
-    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    write_s3_config(tmp_path, s3_endpoint, s3_prefix)
     s3 = s3fs.S3FileSystem(**s3_kwargs(s3_endpoint), skip_instance_cache=True)
     limit = f"--ProxyManager.max_upload_size={20 * MiB}"
     with standalone(tmp_path, "dev", limit) as proxy:
-        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
-        connection.putrequest("PUT", "/fsspec-proxy/files/S3/chunked.bin")
-        connection.putheader("Transfer-Encoding", "chunked")
-        connection.endheaders()
+        connection = put_head(proxy.port, "files/S3/chunked.bin", {"Transfer-Encoding": "chunked"})
         with pytest.raises(OSError):  # the server answers and stops reading
             for _ in range(40):
                 connection.send(b"100000\r\n" + PIECE + b"\r\n")

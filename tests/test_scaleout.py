@@ -8,9 +8,13 @@ import random
 import threading
 import time
 
-from balancer import balancer, requests_by_line, served_by
-from processes import free_port
-from standalone_harness import standalone
+import pytest
+
+from jupyter_fsspec_proxy.testing.balancer import balancer, requests_by_line, served_by
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "scale-out-token"
 AUTH = {"Authorization": f"token {TOKEN}"}

@@ -6,10 +6,13 @@ import json
 import os
 
 import pytest
-from conftest import ACCESS_KEY, SECRET, body_json
 from jupyter_server.auth import Authorizer
 
 from jupyter_fsspec_proxy.auth import AUTH_RESOURCE
+from jupyter_fsspec_proxy.handlers.base import ProxyHandler
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.routes import route_of, served, verbs
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET
 
 OUTSIDE = "sentinel outside the root"
 
@@ -308,9 +311,22 @@ EVERY_ROUTE = [
     ("DELETE", "api/uploads/Scratch/u?id=x", None, "write"),
     ("POST", "api/sign/Scratch/f", b"{}", "read"),
     # public: the token is the proof, no Jupyter authorizer is asked
+    ("GET", "signed/not-a-token", None, None),
+    ("HEAD", "signed/not-a-token", None, None),
     ("GET", "signed/not-a-token/f", None, None),
     ("HEAD", "signed/not-a-token/f", None, None),
 ]
+
+
+def test_every_route_is_called_and_nothing_else():
+    # client/: the same wheels and indexes for everyone, no one asked (test_served_client)
+    expected = {
+        (verb, route)
+        for route, handler in served().items()
+        if issubclass(handler, ProxyHandler) and not route.startswith("client/")
+        for verb in verbs(handler)
+    }
+    assert {(method, route_of(path)) for method, path, *_ in EVERY_ROUTE} == expected
 
 
 @pytest.mark.parametrize("authorizer_class", [RecordingAuthorizer])

@@ -10,9 +10,9 @@ import zipfile
 
 import fsspec
 import pytest
-from conftest import body_json
 
 from jupyter_fsspec_proxy import __version__
+from jupyter_fsspec_proxy.testing.calls import body_json
 
 WHEEL = f"fsspec_proxy_client-{__version__}-py3-none-any.whl"
 

@@ -18,12 +18,13 @@ import uuid
 
 import pytest
 import yaml
-from conftest import ACCESS_KEY, SECRET, body_json, s3_kwargs
-from processes import free_port
-from standalone_harness import standalone
 
 from jupyter_fsspec_proxy.access import Caller
 from jupyter_fsspec_proxy.signing import UrlSigner, signing_key
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, SECRET, s3_kwargs
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 ME = getpass.getuser()
 DATA = b"a,b\n1,2\n" * 1000
@@ -270,6 +271,7 @@ class TestAudit:
         assert token[:40] not in (tmp_path / "audit.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
     key = tmp_path / "signing.key"
     key.write_text("a shared key of replicas, 32 bytes or so\n")
@@ -300,6 +302,7 @@ def test_replicas_that_share_a_key_accept_each_others_urls(tmp_path):
                 assert error.code == status
 
 
+@pytest.mark.slow
 def test_an_unreadable_key_file_stops_the_start(tmp_path):
     (tmp_path / "proxy.yaml").write_text("sources: []")
     missing = f"--ProxyManager.signing_key_file={tmp_path / 'missing.key'}"

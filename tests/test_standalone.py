@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import yaml
-from processes import PeakRSS
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import raw_connection
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.standalone import standalone
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "standalone-test-token"
 ORIGIN = "http://127.0.0.1:9"
@@ -165,9 +168,8 @@ def test_interrupted_upload_leaves_nothing_behind(tmp_path):
         data = tmp_path / "data"
         (data / "keep.bin").write_bytes(b"old version")
         for target in ("new.bin", "keep.bin"):
-            sock = socket.create_connection(("127.0.0.1", proxy.port))
-            head = f"PUT /fsspec-proxy/files/Local/{target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            sock.sendall(f"{head}Content-Length: {10 * BLOCK}\r\n\r\n".encode() + b"x" * BLOCK)
+            headers = {"Content-Length": str(10 * BLOCK)}
+            sock = raw_connection(proxy.port, "PUT", f"files/Local/{target}", headers, b"x" * BLOCK)
             sock.settimeout(0.3)
             with pytest.raises(TimeoutError):  # no early refusal: the upload is under way
                 sock.recv(1024)

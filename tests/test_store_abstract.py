@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from stores import Served, make_store, serving
 from test_fsspec_abstract import SUITES, ProxyFixtures
+
+from jupyter_fsspec_proxy.testing.stores import Served, make_store, serving
+
+pytestmark = pytest.mark.stores
 
 STORES = ("S3", "GCS", "Azure", "SFTP", "WebDAV")
 OBJECT_STORES = ("S3", "GCS", "Azure")

@@ -22,7 +22,10 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from stores import AUTH, STORES, Served, Store, make_store, serving
+
+from jupyter_fsspec_proxy.testing.stores import AUTH, STORES, Served, Store, make_store, serving
+
+pytestmark = pytest.mark.stores
 
 ME = getpass.getuser()
 

@@ -14,8 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import Peak, PeakRSS, folder_bytes, wait_until
-from stores import AUTH, STORES, Served, make_store, serving
+
+from jupyter_fsspec_proxy.confined import STAGED_PREFIX
+from jupyter_fsspec_proxy.testing.calls import put_head
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
+from jupyter_fsspec_proxy.testing.stores import AUTH, STORES, Served, make_store, serving
+
+pytestmark = pytest.mark.stores
 
 MiB = 2**20
 PIECE = bytes(range(256)) * 4096  # 1 MiB
@@ -38,12 +43,8 @@ def served(request, tmp_path_factory) -> Iterator[tuple[Served, Path]]:
 
 
 def start_put(served: Served, path: str, size: int) -> http.client.HTTPConnection:
-    connection = http.client.HTTPConnection("127.0.0.1", served.proxy.port, timeout=300)
-    connection.putrequest("PUT", f"/fsspec-proxy/files/W/{path}")
-    for key, value in {**AUTH, "Content-Length": str(size)}.items():
-        connection.putheader(key, value)
-    connection.endheaders()
-    return connection
+    headers = {**AUTH, "Content-Length": str(size)}
+    return put_head(served.proxy.port, f"files/W/{path}", headers, timeout=300)
 
 
 def test_a_big_upload_grows_neither_memory_nor_temporary_disk(served):
@@ -73,7 +74,7 @@ def test_an_interrupted_upload_leaves_nothing_behind(served):
     assert served.stored("cut") == []  # nothing visible while the body arrives
     connection.close()  # the client goes away mid-body
     wait_until(lambda: folder_bytes(spool) == 0, "the spool is empty")
-    staged = ".fsspec-proxy-upload-"  # a local upload's hidden name, beside its target
-    wait_until(lambda: staged not in " ".join(served.stored("")), "the staged file is gone")
+    # a local upload's hidden name, beside its target
+    wait_until(lambda: STAGED_PREFIX not in " ".join(served.stored("")), "the staged file is gone")
     assert served.stored("cut") == []
     assert served.http("GET", "files/W/cut/cut.bin")[0] == 404

@@ -12,12 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import xarray as xr
 import zarr
-from conftest import SERVED_TOKEN, served_url
+
+from jupyter_fsspec_proxy.testing.sources import SERVED_TOKEN
 
 
 @pytest.fixture
 def options(served) -> dict:
-    return {"endpoint_url": served_url(served), "token": SERVED_TOKEN}
+    return {"endpoint_url": served.url, "token": SERVED_TOKEN}
 
 
 FRAME = pd.DataFrame({"a": range(1000), "b": [f"row {n}" for n in range(1000)]})
@@ -94,7 +95,7 @@ def test_raw_file_urls_read_with_a_token_header(served, options):
     FRAME.to_csv("proxy://Local/raw.csv", index=False, storage_options=options)
     FRAME.to_parquet("proxy://Local/raw.parquet", storage_options=options)
     header = {"Authorization": f"token {SERVED_TOKEN}"}
-    base = f"{served_url(served)}files/Local"
+    base = f"{served.url}files/Local"
     pd.testing.assert_frame_equal(pd.read_csv(f"{base}/raw.csv", storage_options=header), FRAME)
     http = fsspec.filesystem("http", headers=header, skip_instance_cache=True)
     back = pd.read_parquet(f"{base}/raw.parquet", filesystem=http)
@@ -105,8 +106,8 @@ def test_raw_file_urls_read_with_a_token_header(served, options):
 
 def test_url_is_the_older_name_of_endpoint_url(served):
     """fsspec makes ``url`` of FSSPEC_PROXY_URL, which deployments already set."""
-    fs = fsspec.filesystem("proxy", url=served_url(served), token=SERVED_TOKEN)
-    assert fs.endpoint_url == served_url(served)
+    fs = fsspec.filesystem("proxy", url=served.url, token=SERVED_TOKEN)
+    assert fs.endpoint_url == served.url
     assert "Memory" in fs.ls("", detail=False)
 
 

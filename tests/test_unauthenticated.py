@@ -4,14 +4,15 @@ no directory, no answer that depends on the target, no body held in memory."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 
 import pytest
-from conftest import body_json
 from jupyter_server.auth import Authorizer
-from processes import PeakRSS
-from standalone_harness import standalone
+
+from jupyter_fsspec_proxy.testing.calls import body_json, raw_connection
+from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.sources import staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import standalone
 
 MiB = 2**20
 FORGED_XSRF = {"Cookie": "_xsrf=chosen-by-the-attacker", "X-XSRFToken": "chosen-by-the-attacker"}
@@ -40,7 +41,7 @@ async def test_unauthenticated_uploads_touch_nothing_and_reveal_nothing(raw, loc
     message = json.loads(answers.pop())["message"]
     assert "token" in message and "Authorization: token" in message
     assert sorted(p.name for p in local_root.rglob("*")) == before
-    assert not list(tmp_path.rglob(".fsspec-proxy-upload-*"))
+    assert not staged_uploads(tmp_path, below=True)
 
 
 class ReadOnlyAuthorizer(Authorizer):
@@ -56,7 +57,7 @@ async def test_users_who_may_not_write_are_refused_before_the_body(raw, local_ro
         response = await raw(path, method="PUT", body=b"x" * MiB, headers=headers)
         assert response.code == 403, path
     assert not (local_root / "new").exists()
-    assert not list(tmp_path.rglob(".fsspec-proxy-upload-*"))
+    assert not staged_uploads(tmp_path, below=True)
 
 
 @pytest.mark.parametrize("proxy_config", [{"max_json_body": 1024}])
@@ -69,12 +70,8 @@ async def test_json_bodies_are_bounded(raw):
 
 def _post_unauthenticated(port: int, size: int) -> bytes:
     """POST ``size`` bytes to api/ranges without credentials; the server's answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        head = (
-            "POST /fsspec-proxy/api/ranges HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
-        )
-        sock.sendall(head.encode())
+    headers = {"Content-Type": "application/json", "Content-Length": str(size)}
+    with raw_connection(port, "POST", "api/ranges", headers, timeout=30) as sock:
         block = b" " * MiB
         try:
             for _ in range(size // MiB):
@@ -87,6 +84,7 @@ def _post_unauthenticated(port: int, size: int) -> bytes:
             return b""
 
 
+@pytest.mark.slow
 def test_unauthenticated_bodies_are_never_held(tmp_path):
     with standalone(tmp_path, "run", "--IdentityProvider.token=secret-token") as proxy:
         with PeakRSS(proxy.process.pid) as peak:

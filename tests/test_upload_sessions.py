@@ -17,15 +17,14 @@ from urllib.parse import urlencode
 import pytest
 import s3fs
 import yaml
-from conftest import body_json, s3_kwargs, staged_uploads
-from processes import Peak, PeakRSS, folder_bytes, wait_until
-from standalone_harness import Proxy, standalone
 
-from jupyter_fsspec_proxy.manager import SETTINGS_KEY
+from jupyter_fsspec_proxy.testing.calls import body_json
+from jupyter_fsspec_proxy.testing.processes import Peak, PeakRSS, folder_bytes, wait_until
+from jupyter_fsspec_proxy.testing.sources import WRITABLE, manager_of, s3_kwargs, staged_uploads
+from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
 MiB = 2**20
 PIECES = [os.urandom(5 * MiB + 17), os.urandom(4 * MiB), os.urandom(3 * MiB + 5)]  # past a part
-WRITABLE = ["Local", "Scratch", "S3"]
 
 
 @pytest.fixture
@@ -90,7 +89,7 @@ def in_progress(s3: s3fs.S3FileSystem, prefix: str) -> list[str]:
 
 
 def sessions(jp_serverapp) -> int:
-    return len(jp_serverapp.web_app.settings[SETTINGS_KEY].uploads)
+    return len(manager_of(jp_serverapp).uploads)
 
 
 async def exists(proxy, path: str) -> bool:
@@ -148,6 +147,7 @@ async def test_a_cancelled_upload_leaves_nothing(
     assert sessions(jp_serverapp) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy_config", [{"upload_idle_timeout": 3.0}])
 @pytest.mark.parametrize("source", ["Local", "S3"])
 async def test_an_abandoned_upload_expires_and_is_aborted(
@@ -433,6 +433,7 @@ def session_request(proxy: Proxy, method: str, path: str, body: bytes | None = N
     return answer.status, json.loads(data) if data else None
 
 
+@pytest.mark.slow
 def test_an_upload_resumes_after_a_dropped_connection(tmp_path):
     with standalone(tmp_path, "dev") as proxy:
         status, created = session_request(proxy, "POST", "Local/resumed.bin", b"")
@@ -497,6 +498,7 @@ def read_back(proxy: Proxy, path: str) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["Local", "S3"])
 def test_a_gibibyte_in_pieces_keeps_the_server_small(
     tmp_path, monkeypatch, source, s3_endpoint, s3_prefix

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 THREADS_PER_SOURCE = 8
 #: Files deleted or copied at once in a recursive delete or copy.
 TREE_BATCH = 16
+#: The most a read that runs on the event loop takes at once: meanwhile the loop sends
+#: nothing (a 2.4 MB range took 1.85 ms in 1 MiB reads, 1.4-1.6 ms in 512 KiB ones;
+#: 64 MiB, 3130 against 2980 MB/s).
+LOOP_READ = 512 * 1024
 
 
 class InThreads:
@@ -240,9 +244,13 @@ class Backend:
                 return None
             raise
 
-    async def open_to_read(self, path: str) -> tuple[dict[str, Any], Any]:
+    async def open_to_read(
+        self, path: str, span: tuple[int, int | None] | None = None
+    ) -> tuple[dict[str, Any], Any]:
         """``path``'s info, and a reader already open where that costs nothing more
-        (local files); None: :meth:`read` opens one. Close it with :meth:`close_reader`."""
+        (local files; on S3, the GET of ``span``, the bytes a read will want, whose
+        answer also describes the file); None: :meth:`read` opens one. Close it with
+        :meth:`close_reader`."""
         return await self.info(path), None
 
     async def read(
@@ -260,6 +268,8 @@ class Backend:
         if start >= BEYOND_ANY_FILE:
             raise self.translate(ValueError(f"Offset {start} is beyond any file's size"))
         timed = not self.reads_on_the_loop
+        if self.reads_on_the_loop:  # the loop sends nothing while it reads
+            chunk = min(chunk, LOOP_READ)
         handle = reader if reader is not None else await self._guard(self._open_reader(path), timed)
         try:
             pos = start

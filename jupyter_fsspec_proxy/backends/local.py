@@ -68,7 +68,9 @@ class LocalBackend(ThreadedBackend):
     async def close_reader(self, fd: int) -> None:
         os.close(fd)
 
-    async def open_to_read(self, path: str) -> tuple[dict[str, Any], int | None]:
+    async def open_to_read(
+        self, path: str, span: tuple[int, int | None] | None = None
+    ) -> tuple[dict[str, Any], int | None]:
         return self._now(self.local.open_with_info, path)
 
     def start_upload(self, target: str, conditions: WriteConditions) -> Upload:

@@ -3,8 +3,10 @@ create-only writes and version-pinned reads decided by S3 itself."""
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..conditions import WriteConditions
@@ -14,7 +16,42 @@ from .base import Backend, Upload, shown_as
 from .parts import PartedUpload
 
 
+@dataclass
+class OpenBody:
+    """The streamed body of a GET that ``open_to_read`` sent, from ``start``."""
+
+    body: Any
+    start: int
+
+
 class S3Backend(Backend):
+    async def open_to_read(
+        self, path: str, span: tuple[int, int | None] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        """With ``span``, one GET of those bytes, whose answer describes the object
+        (size, ETag, modification time) as a HEAD would: the metadata and the bytes
+        are of one version, and a read costs S3 one request instead of two. A key
+        that is no object (a folder, a missing file) or a span past the end is
+        described by ``info`` instead, which says what it is."""
+        bucket, key, version = self.fs.split_path(path)
+        if span is None or not key:
+            return await super().open_to_read(path)
+        params = self._get_params(bucket, key, version, *span)
+        try:
+            answer = await asyncio.wait_for(self.fs._call_s3("get_object", **params), self.timeout)
+        except Exception as exc:
+            if isinstance(exc, FileNotFoundError) or _s3_status(exc) == 416:
+                return await super().open_to_read(path)
+            raise self.translate(exc, path) from None
+        info = {
+            "name": path,
+            "type": "file",
+            "size": _object_size(answer),
+            "ETag": answer.get("ETag", ""),
+            "LastModified": answer.get("LastModified"),
+        }
+        return info, OpenBody(answer["Body"], span[0])
+
     async def read(
         self,
         path: str,
@@ -24,24 +61,39 @@ class S3Backend(Backend):
         reader: Any = None,
         etag: str | None = None,
     ) -> AsyncIterator[bytes]:
-        """One ranged GET (``open_to_read`` never opens a reader here), of the version
+        """One ranged GET, unless ``open_to_read`` sent it (``reader``), of the version
         ``etag`` names when given: S3 refuses it if the object changed since."""
         if end is not None and end <= start:
             return
-        bucket, key, version = self.fs.split_path(path)
-        params = {"Bucket": bucket, "Key": key}
-        if version:
-            params["VersionId"] = version
-        if etag:
-            params["IfMatch"] = etag
-        if start or end is not None:  # an empty object has no satisfiable range
-            params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        body = (await self.call_s3("get_object", **params))["Body"]
+        if isinstance(reader, OpenBody) and reader.start == start:
+            body = reader.body  # closed by close_reader
+        else:
+            bucket, key, version = self.fs.split_path(path)
+            params = self._get_params(bucket, key, version, start, end)
+            if etag:
+                params["IfMatch"] = etag
+            body = (await self.call_s3("get_object", **params))["Body"]
         try:
             while data := await self._guard(body.read(chunk)):
                 yield data
         finally:
-            body.close()
+            if body is not getattr(reader, "body", None):
+                body.close()
+
+    @staticmethod
+    def _get_params(
+        bucket: str, key: str, version: str | None, start: int, end: int | None
+    ) -> dict[str, Any]:
+        params = {"Bucket": bucket, "Key": key}
+        if version:
+            params["VersionId"] = version
+        if start or end is not None:  # an empty object has no satisfiable range
+            params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        return params
+
+    async def close_reader(self, handle: Any) -> None:
+        if isinstance(handle, OpenBody):
+            handle.body.close()
 
     def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
         return S3Upload(self, target, conditions)
@@ -75,6 +127,13 @@ class S3Backend(Backend):
         if client is not None:
             self.fs._s3 = None
             await client.__aexit__(None, None, None)
+
+
+def _object_size(answer: dict[str, Any]) -> int:
+    """The whole object's size from a GET's answer: the total of its ``Content-Range``
+    for a range, else its length."""
+    total = answer.get("ContentRange", "").rpartition("/")[2]
+    return int(total) if total.isdigit() else int(answer["ContentLength"])
 
 
 def _s3_status(exc: BaseException) -> int | None:

@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import uuid
+from collections.abc import Awaitable
 from http.client import responses
 from typing import Any
 from urllib.parse import urlparse
@@ -284,9 +285,12 @@ class ProxyHandler(ExtensionHandlerMixin, OriginPolicy, APIHandler):
         return self._request_id
 
     async def send_now(self) -> None:
-        """Send what is written so far. A client that takes nothing for
+        """Send what is written so far, and wait until it has left."""
+        await self.until_sent(self.flush())
+
+    async def until_sent(self, sending: Awaitable[None]) -> None:
+        """Wait for a ``flush()`` begun earlier. A client that takes nothing for
         ``send_timeout`` seconds is disconnected: it would hold memory forever."""
-        sending = self.flush()
         try:
             await asyncio.wait_for(asyncio.shield(sending), self.manager.send_timeout)
         except asyncio.TimeoutError:

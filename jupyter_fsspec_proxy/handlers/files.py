@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 from typing import Any
 
@@ -12,7 +13,7 @@ from tornado.web import HTTPError, stream_request_body
 from ..conditions import etag_matches
 from ..errors import PreconditionFailed, SourceChanged
 from ..metadata import FileMeta
-from ..ranges import Unsatisfiable, parse_range
+from ..ranges import Unsatisfiable, parse_range, plain_span
 from ..sources import SourcePath
 from .uploading import UploadingHandler
 
@@ -21,6 +22,13 @@ def _not_modified_since(header: str, meta: FileMeta) -> bool:
     since = _http_date(header)
     modified = meta.last_modified
     return since is not None and modified is not None and int(modified.timestamp()) <= since
+
+
+def _retrieved(sending: asyncio.Future) -> None:
+    """Take a flush's outcome, so that a connection gone meanwhile is not reported as
+    an exception nobody retrieved (the request's own error says what happened)."""
+    if not sending.cancelled():
+        sending.exception()
 
 
 def _http_date(value: str) -> float | None:
@@ -73,8 +81,9 @@ class FileHandler(UploadingHandler):
         """Answer from fresh metadata; a file replaced between its metadata and its
         bytes (before any byte was sent) is answered again as it is now."""
         target = self.locate(path)
+        span = self._plain_span(target) if include_body else None
         for attempt in (1, 2):
-            info, reader = await target.backend.open_to_read(target.full)
+            info, reader = await target.backend.open_to_read(target.full, span)
             try:
                 meta = FileMeta.from_info(info, target.name)
                 await self._answer(target, meta, include_body, reader)
@@ -124,14 +133,38 @@ class FileHandler(UploadingHandler):
             self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Length", end - start)
         if include_body and start < end:
-            chunks = target.backend.read(
-                target.full, start, end, self.manager.chunk_size, reader, meta.etag
-            )
-            async for chunk in chunks:
-                if self._write_buffer:  # the previous chunk leaves before the next is kept
-                    await self.send_now()
-                self.write(chunk)
+            await self._stream(target, start, end, reader, meta)
         self.finish(set_content_type=meta.content_type)  # with the last chunk
+
+    async def _stream(
+        self, target: SourcePath, start: int, end: int, reader: Any, meta: FileMeta
+    ) -> None:
+        """Send ``[start, end)``: each chunk but the last starts leaving as soon as it
+        is read, while the next one is read (two chunks in memory at most); the last
+        one leaves with :meth:`finish` (a small body in the same write as the headers)."""
+        chunks = target.backend.read(
+            target.full, start, end, self.manager.chunk_size, reader, meta.etag
+        )
+        left, sending = end - start, None
+        try:
+            async for chunk in chunks:
+                if sending is not None:
+                    await self.until_sent(sending)
+                    sending = None
+                self.write(chunk)
+                left -= len(chunk)
+                if left > 0:
+                    sending = self.flush()
+        finally:
+            if sending is not None:  # a file that ended early, or a read that failed
+                sending.add_done_callback(_retrieved)
+
+    def _plain_span(self, target: SourcePath) -> tuple[int, int | None] | None:
+        """The bytes this GET will send if the file allows it, when the store may be
+        asked for them before its metadata (no ``If-Range``, no presigned redirect)."""
+        if "If-Range" in self.request.headers or target.source.spec.presigned_reads:
+            return None
+        return plain_span(self.request.headers.get("Range"))
 
     def _set_validators(self, meta: FileMeta) -> None:
         self.set_header("ETag", meta.etag)

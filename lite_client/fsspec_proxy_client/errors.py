@@ -42,6 +42,11 @@ class ProxyError(OSError):
         self.status = status
 
 
+class FileChangedError(OSError):
+    """A file was replaced while a file object was reading it (its reads are pinned to
+    the version it opened)."""
+
+
 def error_for(status: int, body: bytes, path: str = "") -> Exception:
     """The exception for an error answer, carrying the server's message."""
     try:

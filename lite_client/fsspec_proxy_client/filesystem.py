@@ -13,6 +13,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.caching import ReadAheadCache, register_cache
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from .errors import FileChangedError
 from .operations import Operations, strip_protocol, upload_body
 from .transport import default_async_transport, default_transport
 
@@ -105,6 +106,8 @@ class ProxyFileSystem(Operations, AbstractFileSystem):
             raise FileExistsError(f"{path!r} exists")
         size = block_size or "default"
         kwargs.setdefault("cache_type", SequentialReadAhead.name)
+        if mode == "rb" and "size" not in kwargs:
+            kwargs["details"] = self.known_info(path)
         return ProxyFile(self, path, mode, size, autocommit, cache_options=cache_options, **kwargs)
 
 
@@ -174,8 +177,26 @@ class ProxyFile(AbstractBufferedFile):
     (``If-None-Match: *`` for a file that did not exist): a file that another
     writer changes in between is left as they wrote it, and the append fails."""
 
+    def __init__(self, *args: Any, details: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if details is not None:  # what the file system was just told about this file
+            self._details = details
+            kwargs["size"] = details["size"]
+        super().__init__(*args, **kwargs)
+
     def _fetch_range(self, start: int, end: int) -> bytes:
-        return self.fs.cat_file(self.path, start, end)
+        """The bytes of the version that ``details`` describes (``If-Match`` on its
+        ETag): a file replaced while it is read raises, never mixes two versions."""
+        etag = self.details.get("etag")
+        pinned = {"If-Match": etag} if etag else None
+        path = strip_protocol(self.path)
+        try:
+            data = self.fs.drive(self.fs.cat_file_op(path, start, end, headers=pinned))
+        except FileExistsError:  # the server's 412: not the version being read
+            self.fs.invalidate_cache(path)
+            raise FileChangedError(f"{path!r} changed while it was open for reading") from None
+        if etag:
+            self.fs.confirmed(path, etag)
+        return data
 
     def _initiate_upload(self) -> None:
         self._spool = tempfile.SpooledTemporaryFile(max_size=self.blocksize)  # noqa: SIM115

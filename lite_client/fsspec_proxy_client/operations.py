@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Generator
 from typing import IO, Any
 from urllib.parse import quote, urlencode, urljoin
@@ -28,6 +29,8 @@ from .messages import Body, ProgressReader, Request, Response
 
 MiB = 1 << 20
 OK = (200, 201, 204, 206)
+#: Files whose ``info`` is kept (see ``info_expiry``), the most recently told.
+KEPT_INFOS = 256
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 Op = Generator[Request, Response, Any]
@@ -55,15 +58,22 @@ class Operations:
         transport: Any = None,
         url: str | None = None,
         config: Any = None,
+        info_expiry: float = 1.0,
         **kwargs: Any,
     ) -> None:
         """``url`` is the older name of ``endpoint_url`` (fsspec makes it of
         ``FSSPEC_PROXY_URL``); ``config`` is ignored: fsspec makes it of the server's
-        ``FSSPEC_PROXY_CONFIG``, which a kernel may inherit."""
+        ``FSSPEC_PROXY_CONFIG``, which a kernel may inherit. A file's ``info`` is
+        answered again without asking the server for ``info_expiry`` seconds after
+        the server last confirmed it (an ``info``, or a read of a file object, which
+        is pinned to that version), until this filesystem writes anything: pyarrow
+        asks three times and opens twice to read one Parquet file. 0 asks every time."""
         super().__init__(**kwargs)
         self.endpoint_url, self.token = find_proxy(endpoint_url or url, token)
         self.transport = transport or self.make_transport()
+        self.info_expiry = info_expiry
         self._xsrf: str | None = None
+        self._infos: dict[str, tuple[float, dict[str, Any]]] = {}  # path: (confirmed, info)
 
     @classmethod
     def _strip_protocol(cls, path: str | list[str]) -> str | list[str]:
@@ -117,6 +127,8 @@ class Operations:
                 answer = yield from self.call("GET", self.route("api/xsrf"), with_xsrf=False)
                 self._xsrf = json.loads(answer.body)["xsrf_token"]
             auth = {"X-XSRFToken": self._xsrf}
+        if method != "GET":  # a write, or a request that may read a file's new version
+            self._infos.clear()
         response = yield Request(method, url, {**auth, **(headers or {})}, body)
         if response.status not in ok:
             raise error_for(response.status, response.body, path)
@@ -145,7 +157,36 @@ class Operations:
         path = strip_protocol(path)
         if not path:
             return {"name": "", "type": "directory", "size": 0}
-        return (yield from self.call_json("GET", self.route("api/info", path), path))
+        known = self.known_info(path)
+        if known is not None:
+            return known
+        info = yield from self.call_json("GET", self.route("api/info", path), path)
+        if info.get("type") == "file" and info.get("etag") and self.info_expiry > 0:
+            self._infos.pop(path, None)
+            self._infos[path] = (time.monotonic(), info)
+            if len(self._infos) > KEPT_INFOS:
+                del self._infos[next(iter(self._infos))]
+        return info
+
+    def known_info(self, path: str) -> dict[str, Any] | None:
+        """File ``path``'s info, if the server confirmed it less than ``info_expiry``
+        seconds ago; else None."""
+        confirmed, info = self._infos.get(strip_protocol(path), (0.0, None))
+        return info if time.monotonic() - confirmed < self.info_expiry else None
+
+    def invalidate_cache(self, path: str | None = None) -> None:
+        """Forget what is known of files (all, or ``path``): the next ``info`` asks."""
+        if path is None:
+            self._infos.clear()
+        else:
+            self._infos.pop(strip_protocol(path), None)
+        super().invalidate_cache(path)  # type: ignore[misc]
+
+    def confirmed(self, path: str, etag: str) -> None:
+        """The server has just sent bytes of ``path``'s version ``etag``: its info holds."""
+        path = strip_protocol(path)
+        if path in self._infos and self._infos[path][1].get("etag") == etag:
+            self._infos[path] = (time.monotonic(), self._infos[path][1])
 
     def exists_op(self, path: str, **kwargs: Any) -> Op:
         path = strip_protocol(path)
@@ -158,8 +199,14 @@ class Operations:
         return answer["exists"]
 
     def cat_file_op(
-        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+        self,
+        path: str,
+        start: int | None = None,
+        end: int | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> Op:
+        """``headers``: conditions of the read (``If-Match``)."""
         path = strip_protocol(path)
         if (start is not None and start < 0) or (end is not None and end < 0):
             size = (yield from self.info_op(path))["size"]
@@ -168,14 +215,15 @@ class Operations:
         start = start or 0
         if end is not None and end <= start:
             return b""
-        headers = {}
-        if start or end is not None:
+        headers = dict(headers or {})
+        ranged = bool(start or end is not None)
+        if ranged:
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         url = self.route("files", path)
         response = yield from self.call("GET", url, path, headers=headers, ok=(200, 206, 416))
         if response.status == 416:
             return b""
-        if response.status == 200 and headers:  # a server that ignored the range
+        if response.status == 200 and ranged:  # a server that ignored the range
             return response.body[start:end]
         if response.status == 206:
             _check_content_range(response, start, end, path)

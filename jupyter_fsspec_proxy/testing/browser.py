@@ -14,9 +14,9 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, async_playwright
 from playwright.sync_api import sync_playwright
 
-from jupyter_fsspec_proxy.offline import copy_app_modules, localize
+from ..offline import copy_app_modules, localize
+from . import CHECKOUT, TESTS
 
-HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
 DEAD = "http://127.0.0.1:9/"
 # Chromium's own background traffic goes to a dead loopback port; names never resolve.
@@ -78,7 +78,7 @@ def chromium_sync() -> Iterator[Browser]:
 
 def built_wheels() -> list[Path]:
     """The client wheel and the wheels Pyodide needs, as scripts/test.sh leaves them."""
-    root = HERE.parent / "dist"
+    root = CHECKOUT / "dist"
     found = sorted((root / "client").glob("*.whl")) + sorted((root / "wheels").glob("*.whl"))
     names = {wheel.name.split("-")[0] for wheel in found}
     missing = {"fsspec_proxy_client", "fsspec", "micropip", "packaging", "ipython", "comm"} - names
@@ -96,12 +96,12 @@ def build_site(target: Path, wheels: list[Path]) -> Path:
     ``loadPackage("micropip")`` and PyScript's ``packages`` work offline.
     """
     target.mkdir(parents=True, exist_ok=True)
-    modules = HERE / "browser" / "node_modules"
+    modules = TESTS / "browser" / "node_modules"
     shutil.copytree(modules / "pyodide", target / "pyodide")
     shutil.copytree(modules / "@pyscript" / "core" / "dist", target / "pyscript")
     copy_app_modules(modules, target / "npm")
     for name in ("page.html", "runner.mjs", "worker.mjs", "crossorigin.html"):
-        shutil.copy(HERE / "browser" / name, target / name)
+        shutil.copy(TESTS / "browser" / name, target / name)
     (target / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy(wheel, target / "wheels" / wheel.name)
@@ -117,7 +117,7 @@ def npm_folder(folder: Path) -> Path:
     ``npm ci``)."""
     folder.mkdir(exist_ok=True)
     if not (folder / "node_modules").exists():
-        (folder / "node_modules").symlink_to(HERE / "browser" / "node_modules")
+        (folder / "node_modules").symlink_to(TESTS / "browser" / "node_modules")
     return folder
 
 

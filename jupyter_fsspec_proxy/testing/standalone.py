@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import subprocess
 import sys
@@ -13,32 +12,41 @@ from pathlib import Path
 
 import pytest
 import yaml
-from processes import free_port, wait_for_port
+
+from .calls import KeepAlive
+from .processes import free_port, wait_for_port
 
 
-class Proxy:
+class Proxy(KeepAlive):
     """A running standalone proxy and a keep-alive connection to it."""
 
     def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
-        self.process, self.port, self.log = process, port, log
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        super().__init__(port)
+        self.process, self.log = process, log
 
-    def request(self, method: str, path: str, body=None, headers=None):
-        self.connection.request(method, f"/fsspec-proxy/{path}", body=body, headers=headers or {})
-        response = self.connection.getresponse()
-        return response, response.read()
+    @property
+    def url(self) -> str:
+        """The proxy's address, as a client's ``endpoint_url``."""
+        return f"http://127.0.0.1:{self.port}/fsspec-proxy/"
 
 
 @contextmanager
 def standalone(
-    tmp_path: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *args: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> Iterator[Proxy]:
+    """``python -m jupyter_fsspec_proxy *args`` serving ``config``: by default
+    ``tmp_path/proxy.yaml``, written if missing with one source, "Local" (``tmp_path/data``)."""
     port = port or free_port()
-    config = tmp_path / "proxy.yaml"
-    if not config.exists():
-        local = tmp_path / "data"
-        local.mkdir(exist_ok=True)
-        config.write_text(yaml.safe_dump({"sources": [{"name": "Local", "path": str(local)}]}))
+    if config is None:
+        config = tmp_path / "proxy.yaml"
+        if not config.exists():
+            local = tmp_path / "data"
+            local.mkdir(exist_ok=True)
+            config.write_text(yaml.safe_dump({"sources": [{"name": "Local", "path": str(local)}]}))
     log = tmp_path / f"server-{port}-{len(list(tmp_path.glob('server-*.log')))}.log"
     env = {
         **os.environ,

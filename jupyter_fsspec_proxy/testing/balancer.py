@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from processes import wait_for_port
+from . import DOCS
+from .processes import wait_for_port
 
-DOCUMENTED = Path(__file__).parent.parent / "docs" / "deploy" / "nginx.conf"
+DOCUMENTED = DOCS / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 REPLICA = re.compile(r"^(\s*)server 127\.0\.0\.1:8001(.*)$", re.MULTILINE)
 

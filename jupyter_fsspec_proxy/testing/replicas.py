@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from balancer import balancer
 from fsspec_proxy_client import ProxyFileSystem
-from hub_harness import External, Hub, jupyterhub
-from processes import free_port, stop, wait_for_port
-from standalone_harness import sealed
 
-DOCS = Path(__file__).parents[1] / "docs"
+from . import DOCS
+from .balancer import balancer
+from .hub import External, Hub, jupyterhub
+from .processes import free_port, stop, wait_for_port
+from .standalone import sealed
+
 HUB_CONFIG = DOCS / "deploy" / "jupyterhub_config_replicas.py"
 NGINX_CONFIG = DOCS / "deploy" / "nginx-hub.conf"
 MANIFESTS = DOCS / "deploy" / "kubernetes" / "fsspec-proxy.yaml"

@@ -18,18 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from lab_harness import quiet_settings
-from processes import free_port, stop, wait_for_port
 from traitlets.config import Config, PyFileConfigLoader
 
-CHP = Path(__file__).parent / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
+from . import DOCS, TESTS
+from .lab import quiet_settings
+from .processes import free_port, stop, wait_for_port
+
+CHP = TESTS / "browser" / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "hub-test-password"
 SERVICE = "fsspec-proxy"
 ADMIN_TOKEN = "hub-test-admin-token-5e1f"
 #: the token of the hub service named "carol", like the user carol
 SERVICE_TOKEN = "hub-test-service-carol-9a2c"
 
-DOCUMENTED = Path(__file__).parents[1] / "docs" / "deploy" / "jupyterhub_config.py"
+DOCUMENTED = DOCS / "deploy" / "jupyterhub_config.py"
 # The documented file, run as is, then given this machine's ports and paths, the
 # test users and an admin service for the tests; nothing else changes.
 CONFIG = """

@@ -1,37 +1,29 @@
-"""Client benchmark: fsspec-proxy-client on CPython and in Pyodide (worker, main thread).
+"""The client in the browser: fsspec-proxy-client in Pyodide (worker, main thread).
 
     bash scripts/setup.sh   # once: builds the wheels, installs Chromium and Pyodide
-    python benchmarks/bench_client.py
+    python benchmarks/browserbench.py
 
 Starts the standalone proxy (run mode, token) serving a 64 MiB file and the
 browser harness, then measures, in one run, 4 KiB random range reads per
-second and a whole 64 MiB read: with the client on CPython beside
-``http.client``, and with the client in Pyodide beside the browser's own
-``fetch`` of the same bytes in the same context. Saves
-benchmarks/results/client.json.
+second and a whole 64 MiB read with the client in Pyodide beside the browser's
+own ``fetch`` of the same bytes in the same context. (The client on CPython is
+``clientbench.py``'s.) Saves benchmarks/results/browser.json.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
-import random
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+import servers
 import yaml
 
+from jupyter_fsspec_proxy.testing.browser import build_site, chromium
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-import servers  # noqa: E402
-from browser_harness import build_site, chromium  # noqa: E402
-from fsspec_proxy_client import ProxyFileSystem  # noqa: E402
-
 MiB = 1 << 20
 SIZE = 64 * MiB
 RANGES = 500
@@ -99,39 +91,6 @@ json.dumps(best)
 """
 
 
-def cpython(port: int) -> dict[str, float]:
-    fs = ProxyFileSystem(endpoint_url=f"http://127.0.0.1:{port}/fsspec-proxy/", token=TOKEN)
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    path, target = "Bench/big.bin", "/fsspec-proxy/files/Bench/big.bin"
-    auth = {"Authorization": f"token {TOKEN}"}
-    offsets = [random.Random(1).randrange(0, SIZE - 4096) for _ in range(RANGES)]
-
-    def raw(headers: dict) -> int:
-        conn.request("GET", target, headers={**auth, **headers})
-        return len(conn.getresponse().read())
-
-    start = time.perf_counter()
-    for offset in offsets:
-        fs.cat_file(path, offset, offset + 4096)
-    client_ranges = RANGES / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for offset in offsets:
-        raw({"Range": f"bytes={offset}-{offset + 4095}"})
-    raw_ranges = RANGES / (time.perf_counter() - start)
-    start = time.perf_counter()
-    assert len(fs.cat_file(path)) == SIZE
-    client_whole = SIZE / MiB / (time.perf_counter() - start)
-    start = time.perf_counter()
-    assert raw({}) == SIZE
-    raw_whole = SIZE / MiB / (time.perf_counter() - start)
-    return {
-        "client_ranges": client_ranges,
-        "fetch_ranges": raw_ranges,
-        "client_whole": client_whole,
-        "fetch_whole": raw_whole,
-    }
-
-
 async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
     wheels = [f"{origin}/static/harness/wheels/{w.name}" for w in sorted(site.glob("wheels/*"))]
     settings = {
@@ -160,7 +119,7 @@ async def pyodide(origin: str, site: Path) -> dict[str, dict[str, float]]:
 
 
 def measure() -> dict[str, dict[str, float]]:
-    """Every client row: CPython, then Pyodide in a worker and on the main thread."""
+    """Pyodide in a worker and on the main thread."""
     root = HERE.parent
     wheels = sorted((root / "dist" / "client").glob("*.whl"))
     wheels += sorted((root / "dist" / "wheels").glob("fsspec-*.whl"))
@@ -173,9 +132,7 @@ def measure() -> dict[str, dict[str, float]]:
         config.write_text(yaml.safe_dump({"sources": [{"name": "Bench", "path": str(data)}]}))
         static = f"--ServerApp.extra_static_paths={site.parent}"
         with servers.proxy(config, Path(tmp), static) as proxy:
-            results = {"CPython": cpython(proxy.port)}
-            results.update(asyncio.run(pyodide(f"http://127.0.0.1:{proxy.port}", site)))
-    return results
+            return asyncio.run(pyodide(f"http://127.0.0.1:{proxy.port}", site))
 
 
 def describe(results: dict[str, dict[str, float]]) -> str:
@@ -195,8 +152,8 @@ def describe(results: dict[str, dict[str, float]]) -> str:
             f"{row['fetch_whole']:>9.0f} {whole / row['fetch_whole']:>6.2f}"
         )
     lines.append(
-        "baseline: http.client on CPython, the browser's fetch() in Pyodide. Pyodide rows: "
-        "fetch awaited with JSPI; (XHR): the fallback, called where Python cannot suspend"
+        "baseline: the browser's fetch(); the client's fetch is awaited with JSPI; (XHR): "
+        "the fallback, called where Python cannot suspend"
     )
     return "\n".join(lines)
 
@@ -204,7 +161,7 @@ def describe(results: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     results = measure()
     print(describe(results))
-    servers.save("client", results)
+    servers.save("browser", results)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 session, with a sentinel credential, and how both the proxy and the store's own fsspec
 filesystem reach it.
 
-Servers: moto (S3, from conftest), fake-gcs-server (GCS), Azurite (Azure Blob, npm in
-tests/emulators), Debian's OpenSSH ``sshd`` (SFTP), wsgidav (WebDAV) and nginx (HTTP,
-read-only, with ranges and an autoindex listing). The SFTP login is the user running
+Servers: moto (S3, the plugin's ``s3_endpoint``), fake-gcs-server (GCS), Azurite (Azure
+Blob, npm in tests/emulators), Debian's OpenSSH ``sshd`` (SFTP), wsgidav (WebDAV) and
+nginx (HTTP, read-only, with ranges and an autoindex listing). The SFTP login is the user running
 the tests (root in CI), admitted by a key made for this session only and listed in an
 ``AuthorizedKeysFile`` of the session's temporary folder: no system account is created,
 and the daemon is a child process stopped at the end of the session.
@@ -13,7 +13,6 @@ and the daemon is a child process stopped at the end of the session.
 from __future__ import annotations
 
 import getpass
-import http.client
 import json
 import os
 import shutil
@@ -31,10 +30,13 @@ import fsspec
 import pytest
 import yaml
 from fsspec.spec import AbstractFileSystem
-from processes import free_port, stop, wait_for_port
-from standalone_harness import Proxy, standalone
 
-HERE = Path(__file__).parent
+from . import TESTS
+from .calls import KeepAlive
+from .processes import free_port, stop, wait_for_port
+from .sources import ACCESS_KEY, SECRET, s3_kwargs
+from .standalone import Proxy, standalone
+
 LOCAL_SECRET = "SENTINEL-UNUSED-SECRET-2a91f0"
 GCS_TOKEN = "SENTINEL-GCS-TOKEN-51c0e2"
 #: Azurite's well-known development account; its key is the Azure sentinel.
@@ -150,7 +152,7 @@ def gcs_filesystem(endpoint: str) -> AbstractFileSystem:
 
 @contextmanager
 def run_azure_connection(home: Path) -> Iterator[str]:
-    azurite = HERE / "emulators" / "node_modules" / ".bin" / "azurite-blob"
+    azurite = TESTS / "emulators" / "node_modules" / ".bin" / "azurite-blob"
     if not azurite.exists():
         raise RuntimeError("Azurite is missing: npm ci --prefix tests/emulators (scripts/setup.sh)")
     port = free_port()
@@ -355,8 +357,6 @@ def make_store(name: str, request: pytest.FixtureRequest) -> Store:
     if name == "Memory":  # a secret its backend ignores: it must stay hidden all the same
         return Store(name, f"memory://{area}", {"token": LOCAL_SECRET}, None, "", (LOCAL_SECRET,))
     if name == "S3":
-        from conftest import ACCESS_KEY, SECRET, s3_kwargs
-
         endpoint = request.getfixturevalue("s3_endpoint")
         import s3fs
 
@@ -449,13 +449,12 @@ class Served:
     def http(self, method: str, path: str, body: bytes | None = None, headers=None):
         """One request on a connection of its own (safe from several threads):
         (status, headers, body)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
+        server = KeepAlive(self.proxy.port, AUTH)
         try:
-            connection.request(method, f"/fsspec-proxy/{path}", body, {**AUTH, **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
+            response, data = server.request(method, path, body, headers)
+            return response.status, response.headers, data
         finally:
-            connection.close()
+            server.connection.close()
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         status, _, data = self.http(method, path, None if body is None else json.dumps(body))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Response
-from processes import free_port, stop, wait_for_port
+
+from .processes import free_port, stop, wait_for_port
 
 LAB_TOKEN = "lab-test-token"
 BROWSER = "#fsspec-proxy-browser"
