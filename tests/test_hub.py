@@ -364,6 +364,20 @@ def test_the_service_runs_no_code(hub):
         assert refused.value.code in (403, 404), route
 
 
+def test_the_login_page_is_framed_by_the_hubs_origin_only_and_ignores_next(hub):
+    """The page the Storage panel opens in a hidden frame: no other site may frame it
+    (clickjacking), and it sends nobody elsewhere, whatever ``next`` says."""
+    headers = {"Authorization": f"token {hub.token_for('alice')}", "Origin": "http://evil.example"}
+    request = urllib.request.Request(f"{hub.proxy_url}login?next=//evil.example/", headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        headers, page = answer.headers, answer.read()
+        assert (answer.status, answer.url) == (200, request.full_url), page  # no redirect
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"], headers
+    assert headers["Cache-Control"] == "no-store", headers
+    assert headers["Access-Control-Allow-Origin"] is None, headers  # nor read by one
+    assert b"evil" not in page
+
+
 async def service_cookies(hub: Hub, user: str) -> str:
     """The Cookie header a browser sends the service once ``user`` logged in."""
     async with chromium() as browser:

@@ -64,6 +64,17 @@ def test_run_mode_with_an_allowed_origin(tmp_path):
         assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
 
 
+def test_a_refused_host_name_is_said_so_not_called_a_wrong_token(tmp_path):
+    """Jupyter refuses Host names that are not this machine's (DNS rebinding); the
+    answer says that, so that no client asks for another token."""
+    with standalone(tmp_path, "run", f"--IdentityProvider.token={TOKEN}") as proxy:
+        headers = {"Authorization": f"token {TOKEN}", "Host": "rebound.example"}
+        response, body = proxy.request("GET", "api/sources", headers=headers)
+    assert response.status == 403
+    message = json.loads(body)["message"]
+    assert "'rebound.example'" in message and not message.startswith("Not authenticated")
+
+
 #: Pages of the proxy, and how a page of another origin sends the token without a
 #: preflight (in the URL) or with one (the header).
 PAGES = ["login", "app/", "app/config.json"]
@@ -81,6 +92,7 @@ def test_the_proxys_pages_let_no_other_origin_read_them_with_a_token(tmp_path):
                 response, _ = proxy.request("GET", path, headers=headers)
                 assert response.status == 200, path
                 assert response.getheader("Access-Control-Allow-Origin") is None, path
+                assert "frame-ancestors 'self'" in response.getheader("Content-Security-Policy")
 
 
 @pytest.mark.parametrize("mode", ["dev", "private"])

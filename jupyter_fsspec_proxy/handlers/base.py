@@ -42,6 +42,11 @@ NOT_AUTHENTICATED = (
     "'Authorization: token <token>' (fsspec-proxy-client: token=... or FSSPEC_PROXY_TOKEN), "
     "or log in to the Jupyter server in this browser"
 )
+HOST_REFUSED = (
+    "This server does not answer for the host name %r (Jupyter's guard against DNS "
+    "rebinding): use its own address, or set ServerApp.local_hostnames or "
+    "ServerApp.allow_remote_access"
+)
 NO_XSRF = (
     "This write comes with a login cookie but without the XSRF token: send it in the "
     "X-XSRFToken header (GET api/xsrf gives it), or authenticate with "
@@ -122,6 +127,12 @@ class ProxyHandler(ExtensionHandlerMixin, OriginPolicy, APIHandler):
     # -- authentication and bodies -------------------------------------------
 
     _identifying = False  # while Jupyter (or JupyterHub) finds out who is calling
+    _host_refused = False  # Jupyter refused the request's Host header
+
+    def check_host(self) -> bool:
+        allowed = super().check_host()
+        self._host_refused = not allowed
+        return allowed
 
     async def prepare(self) -> None:
         self._identifying = True
@@ -354,7 +365,9 @@ class ProxyHandler(ExtensionHandlerMixin, OriginPolicy, APIHandler):
         """``{"error", "message"}`` for an exception; internals and secrets stay out."""
         reason = responses.get(status_code, "Error")
         error, message = reason.replace(" ", "").replace("-", ""), reason
-        if (
+        if status_code == 403 and self._host_refused:
+            message = HOST_REFUSED % self.request.host
+        elif (
             status_code == 403
             and not self.public
             and not getattr(self, "_jupyter_current_user", None)
