@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 import yaml
+from playwright.sync_api import expect
 
 from jupyter_fsspec_proxy.testing import CHECKOUT
 from jupyter_fsspec_proxy.testing.browser import chromium_sync
@@ -157,8 +158,9 @@ def test_notebook_csv_and_text_open_in_jupyterlabs_viewers(user, folders):
     assert (header, first) == (["city", "people"], ["Paris", "2102650"])
 
     user.row("notes.md").dblclick()
-    user.page.wait_for_selector(".jp-FileEditor .cm-content")
-    assert "written on the server" in user.page.inner_text(".jp-FileEditor .cm-content")
+    # the editor is drawn before the document's text arrives: wait for the text
+    editor = user.page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("written on the server", use_inner_text=True)
     ARTIFACTS.mkdir(exist_ok=True)
     user.page.screenshot(path=ARTIFACTS / "jupyterlab-documents.png")
 
@@ -343,10 +345,8 @@ def test_revert_to_checkpoint_restores_the_last_save(user, folders):
     user.page.evaluate("void window.jupyterapp.commands.execute('docmanager:restore-checkpoint')")
     assert "checkpoint" in user.dialog_text().lower()
     user.press_dialog("Revert")
-    user.page.wait_for_function(
-        "!document.querySelector('.jp-FileEditor .cm-content').textContent.includes('not saved')"
-    )
-    assert user.page.inner_text(".jp-FileEditor .cm-content") == "version 1\nsaved"
+    editor = user.page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_have_text("version 1\nsaved", use_inner_text=True)
     assert target.read_text() == "version 1\nsaved"
     hidden = [p.name for p in folders["local"].iterdir() if p.name.startswith(".")]
     assert hidden == []  # checkpoints live in the tab: nothing in the storage

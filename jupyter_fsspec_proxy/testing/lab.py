@@ -98,7 +98,11 @@ class StorageBrowser:
         """Open JupyterLab at ``url`` and wait until its layout is restored."""
         self.page.goto(url)
         self.page.wait_for_function("window.jupyterapp?.shell", timeout=60_000)
-        self.page.evaluate("window.jupyterapp.restored")
+        # a promise that never settles would hold the test until pytest's timeout
+        self.page.evaluate(
+            "Promise.race([window.jupyterapp.restored, new Promise((_, refuse) => setTimeout("
+            "() => refuse(new Error('JupyterLab did not restore its layout in 60 s')), 60000))])"
+        )
 
     def reset(self) -> None:
         """No dialog and no open document left by a test before (unsaved changes
