@@ -29,9 +29,14 @@ class Caller:
         """From a jupyter_server ``User``; JupyterHub's carry the hub's model."""
         hub_user = getattr(user, "hub_user", None) or {}
         groups = hub_user.get("groups") or getattr(user, "groups", None) or ()
-        kind = "service" if hub_user.get("kind") == "service" else "user"
-        admin = kind == "user" and hub_user.get("admin") is True
-        return cls(str(user.username), frozenset(map(str, groups)), kind, admin)
+        return cls.of_hub_model({**hub_user, "groups": groups}, str(user.username))
+
+    @classmethod
+    def of_hub_model(cls, model: Mapping[str, Any], name: str) -> Caller:
+        """From a JupyterHub user or service model (``kind``, ``groups``, ``admin``)."""
+        kind = "service" if model.get("kind") == "service" else "user"
+        admin = kind == "user" and model.get("admin") is True
+        return cls(name, frozenset(map(str, model.get("groups") or ())), kind, admin)
 
     @property
     def is_user(self) -> bool:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.utils import url_path_join
@@ -25,14 +26,22 @@ from jupyterhub.singleuser.extension import (
     JupyterHubOAuthCallbackHandler,
 )
 from jupyterhub.utils import get_browser_protocol
-from traitlets import Integer, TraitError, default, validate
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from traitlets import Dict, Integer, TraitError, default, validate
 
+from .access import Caller
 from .auth import AUTH_RESOURCE
+from .errors import SignedUrlRefused, SourceError
 
 #: Whether the request being identified changes something: then the hub is asked anew.
 _WRITING: ContextVar[bool] = ContextVar("writing", default=False)
 #: The longest page address a login's carried state keeps (the rest of it is small).
 MAX_CARRIED_URL = 2048
+#: What the service asks the hub about a signed URL's signer: their groups and admin.
+SIGNER_SCOPES = ("read:users:name", "read:users:groups", "read:services:name")
+#: Signers whose hub answer is kept (each for at most ``cache_max_age`` seconds).
+MAX_KNOWN_SIGNERS = 4096
+HUB_TIMEOUT = 10  # seconds for the hub to say who a signer is
 
 
 class ServiceHubAuth(HubOAuth):
@@ -116,11 +125,66 @@ class OAuthCallbackHandler(JupyterHubOAuthCallbackHandler):
 
 
 class HubIdentityProvider(JupyterHubIdentityProvider):
-    """JupyterHub's identity provider with :class:`ServiceHubAuth` and its callback."""
+    """JupyterHub's identity provider with :class:`ServiceHubAuth` and its callback,
+    and who a signed URL's signer is now (:class:`~.signing.KnowsSigners`)."""
 
     @default("hub_auth")
     def _default_hub_auth(self) -> HubOAuth:
         return ServiceHubAuth(parent=self)
+
+    #: (kind, name) -> (when the hub was asked, its answer), oldest first
+    _signers = Dict()
+
+    async def signer_now(self, signer: Caller) -> Caller:
+        """The signer as the hub knows them now (their groups and admin status), asked
+        at most every ``cache_max_age`` seconds; raises SignedUrlRefused once the hub
+        has deleted them."""
+        key = (signer.kind, signer.name)
+        now = time.monotonic()
+        known = self._signers.get(key)
+        if known is None or now - known[0] >= self.hub_auth.cache_max_age:
+            known = (now, await self._hub_model_of(signer))
+            self._signers.pop(key, None)
+            while len(self._signers) >= MAX_KNOWN_SIGNERS:
+                del self._signers[next(iter(self._signers))]  # the longest known
+            self._signers[key] = known
+        if known[1] is None:
+            raise SignedUrlRefused("The signer of this URL is no longer on this hub")
+        return known[1]
+
+    async def _hub_model_of(self, signer: Caller) -> Caller | None:
+        """The hub's answer about ``signer`` (None: no such user or service)."""
+        kind = "users" if signer.is_user else "services"
+        url = f"{self.hub_auth.api_url}/{kind}/{quote(signer.name, safe='')}"
+        headers = {"Authorization": f"token {self.hub_auth.api_token}"}
+        unreachable = SourceError(
+            502, "HubUnreachable", "The hub could not be asked who signed this URL; try again"
+        )
+        try:
+            answer = await AsyncHTTPClient().fetch(
+                url, headers=headers, raise_error=False, request_timeout=HUB_TIMEOUT
+            )
+        except (OSError, HTTPClientError) as exc:
+            self.log.warning("fsspec-proxy could not reach the hub at %s: %s", url, exc)
+            raise unreachable from None
+        if answer.code == 404:
+            return None
+        if answer.code == 403:
+            scopes = ", ".join(SIGNER_SCOPES)
+            self.log.error(
+                "fsspec-proxy may not ask the hub who signed a URL: give the service a "
+                "role with the scopes %s (docs/jupyterhub.md)",
+                scopes,
+            )
+            raise SourceError(
+                503,
+                "HubRefused",
+                "The hub does not let this proxy check who signed this URL; its "
+                f"administrator must give the service the scopes {scopes}",
+            )
+        if answer.code != 200:
+            raise unreachable
+        return Caller.of_hub_model(json.loads(answer.body), signer.name)
 
     def get_handlers(self) -> list[tuple[Any, ...]]:
         return [

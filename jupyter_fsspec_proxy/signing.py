@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .access import Caller
 from .config import ConfigError
@@ -30,6 +30,15 @@ from .errors import SignedUrlRefused
 _DOMAIN = b"jupyter-fsspec-proxy signed URL v1\x00"
 MIN_KEY_BYTES = 16
 MAX_TOKEN_LENGTH = 16384
+
+
+@runtime_checkable
+class KnowsSigners(Protocol):
+    """An identity provider that can say who a URL's signer is now (JupyterHub's)."""
+
+    async def signer_now(self, signer: Caller) -> Caller:
+        """``signer`` as known now; raises SignedUrlRefused for one that is gone."""
+        ...
 
 
 def signing_key(key: str, key_file: str) -> bytes:

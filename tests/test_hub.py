@@ -65,8 +65,14 @@ def hub(tmp_path_factory, s3_endpoint) -> Iterator[Hub]:
             "path": f"{POSTED_ROOT}/vault",
             "access": {"read": ["user:carol"], "write": ["user:carol"]},
         },
-        {"name": "ForServices", "path": "memory://services", "access": {"read": ["service:carol"]}},
+        {
+            "name": "ForServices",
+            "path": str(home / "for-services"),
+            "access": {"read": ["service:carol"]},
+        },
     ]
+    (home / "for-services").mkdir()
+    (home / "for-services" / "note.txt").write_bytes(b"for services")
     config = home / "proxy.yaml"
     config.write_text(yaml.safe_dump({"sources": sources}))
     audit = home / "audit.jsonl"
@@ -430,6 +436,40 @@ def test_a_service_named_like_a_user_is_not_that_user(hub):
         service.cat_file("Vault/anything")  # user:carol names the user, not the service
     assert client(hub, "carol").cat_file("Home/diary.txt") == b"carol's diary"
     assert "ForServices" not in {s["name"] for s in client(hub, "carol").sources()}
+
+
+def signed_read(url: str) -> tuple[int, bytes]:
+    """A signed URL fetched as anyone would: no token, no cookie."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_a_signed_url_reads_only_while_the_hub_keeps_its_signer(hub):
+    hub.api("POST", "users/erin")
+    hub.api("POST", "groups/analysts/users", {"users": ["erin"]})
+    erin = client(hub, "erin")
+    erin.pipe_file("Team/by-erin.txt", b"for the team")
+    erin.pipe_file("Home/erin.txt", b"erin's own")
+    team, home = erin.sign("Team/by-erin.txt"), erin.sign("Home/erin.txt")
+    assert signed_read(team) == (200, b"for the team")
+    assert signed_read(home) == (200, b"erin's own")
+
+    hub.api("DELETE", "groups/analysts/users", {"users": ["erin"]})
+    wait_until(lambda: signed_read(team)[0] == 403, "the group's file refused", timeout=20)
+    assert signed_read(home) == (200, b"erin's own")  # still a user of the hub
+    hub.api("DELETE", "users/erin")
+    wait_until(lambda: signed_read(home)[0] == 403, "a deleted user's URL refused", timeout=20)
+    status, body = signed_read(home)
+    assert json.loads(body)["message"] == "The signer of this URL is no longer on this hub"
+    client(hub, "alice").rm("Team/by-erin.txt")
+
+    service = ProxyFileSystem(
+        endpoint_url=hub.proxy_url, token=SERVICE_TOKEN, skip_instance_cache=True
+    )  # a service's URL: the hub is asked about the service, not a user named so
+    assert signed_read(service.sign("ForServices/note.txt")) == (200, b"for services")
 
 
 def test_revoked_access_ends_within_seconds(hub):

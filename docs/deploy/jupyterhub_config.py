@@ -19,9 +19,16 @@ c.JupyterHub.services = [
     },
 ]
 
-# Who may reach the service at all (the config's access rules then decide per source).
+# Who may reach the service at all (the config's access rules then decide per source),
+# and what the service may ask the hub: who signed a signed URL, as they are now (a
+# user deleted or taken out of a group stops reading through the URLs they signed).
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=fsspec-proxy"]},
+    {
+        "name": "fsspec-proxy-signers",
+        "services": ["fsspec-proxy"],
+        "scopes": ["read:users:name", "read:users:groups", "read:services:name"],
+    },
 ]
 
 # Kernels in users' servers: where the proxy is, and a server token that may use it.

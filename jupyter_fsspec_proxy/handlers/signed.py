@@ -3,6 +3,7 @@ serves the file to anyone who has it, exactly as ``files/`` does, until it expir
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from tornado.web import HTTPError
 
 from ..access import Caller
 from ..errors import NoSuchSource, SignedUrlRefused
-from ..signing import Grant
+from ..signing import Grant, KnowsSigners
 from ..sources import SourcePath
 from .base import ProxyHandler
 from .files import FileHandler
@@ -52,8 +53,9 @@ class SignHandler(ProxyHandler):
 
 class SignedFileHandler(FileHandler):
     """``GET``/``HEAD signed/<token>[/<file name>]``: public; the token says which file,
-    and whose rules apply (the signer's, as they are now). The name only decorates
-    the URL, for browsers and tools that look at its end."""
+    and whose rules apply (the signer's, as they are now: under JupyterHub, with the
+    signer as the hub knows them now). The name only decorates the URL, for browsers
+    and tools that look at its end."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "OPTIONS")
     public = True
@@ -68,7 +70,11 @@ class SignedFileHandler(FileHandler):
         await self._send_signed(token, include_body=False)
 
     async def _send_signed(self, token: str, include_body: bool) -> None:
-        self.grant = self.manager.signer.verify(token)
+        grant = self.manager.signer.verify(token)
+        if isinstance(self.identity_provider, KnowsSigners):
+            signer = await self.identity_provider.signer_now(grant.signer)
+            grant = replace(grant, signer=signer)
+        self.grant = grant
         name = self.grant.path.rpartition("/")[2]
         self.set_header("Content-Disposition", attachment(name))
         await self._send(self.grant.path, include_body)
