@@ -17,7 +17,9 @@ from .parts import PartedUpload
 
 
 class AzureBackend(Backend):
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
         return AzureUpload(self, target, conditions)
 
     async def presign(self, path: str, expires: int, meta: FileMeta) -> str:

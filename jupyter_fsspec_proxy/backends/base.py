@@ -376,8 +376,11 @@ class Backend:
 
     # -- uploads ---------------------------------------------------------------------
 
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
-        """Where the body of an upload to ``target`` goes until it is committed."""
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
+        """Where the body of an upload to ``target`` goes until it is committed;
+        ``size`` is the body's length when the request says it."""
         return SpooledUpload(self, target, conditions)
 
     async def commit_upload(

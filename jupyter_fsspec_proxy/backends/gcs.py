@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class GCSBackend(Backend):
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
         return GCSUpload(self, target, conditions)
 
     async def presign(self, path: str, expires: int, meta: FileMeta) -> str:

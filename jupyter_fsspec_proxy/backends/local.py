@@ -73,7 +73,9 @@ class LocalBackend(ThreadedBackend):
     ) -> tuple[dict[str, Any], int | None]:
         return self._now(self.local.open_with_info, path)
 
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
         try:
             self.local.check_target(target)
             return LocalUpload(self, target, conditions)

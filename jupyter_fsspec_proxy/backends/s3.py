@@ -95,7 +95,9 @@ class S3Backend(Backend):
         if isinstance(handle, OpenBody):
             handle.body.close()
 
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
         return S3Upload(self, target, conditions)
 
     async def call_s3(self, method: str, **params: Any) -> Any:

@@ -33,7 +33,9 @@ class SFTPBackend(ThreadedBackend):
         """sshfs's blocking ``rmdir`` is fsspec's no-op: its coroutine does the work."""
         await self._guard(self.calls.run(sync, self.fs.loop, self.fs._rmdir, path))
 
-    def start_upload(self, target: str, conditions: WriteConditions) -> Upload:
+    def start_upload(
+        self, target: str, conditions: WriteConditions, size: int | None = None
+    ) -> Upload:
         return SFTPUpload(self, target, conditions)
 
     async def close(self) -> None:

@@ -57,7 +57,9 @@ class FileHandler(UploadingHandler):
         await super().before_body()
         if self.request.method == "PUT":
             self.request.connection.set_body_timeout(self.manager.upload_timeout)
-            started = await self.start_upload(self.path_args[0])
+            length = self.request.headers.get("Content-Length")  # tornado checked it
+            size = int(length) if length is not None else None
+            started = await self.start_upload(self.path_args[0], size)
             self.upload, self.conditions, self.client_name = started
             self.cut_off_when_idle()
 

@@ -30,10 +30,13 @@ class UploadingHandler(ProxyHandler):
     def max_body(self) -> int:
         return self.manager.max_upload_size
 
-    async def start_upload(self, path: str) -> tuple[Upload, WriteConditions, str]:
+    async def start_upload(
+        self, path: str, size: int | None = None
+    ) -> tuple[Upload, WriteConditions, str]:
         """Check everything that can be checked before accepting a single byte (the
         caller is authenticated and may write: ``prepare``), then the target; the
-        upload, its conditions and the name clients know its target by."""
+        upload (of ``size`` bytes, when known), its conditions and the name clients
+        know its target by."""
         target = self.locate(path, write=True)
         if target.is_root:
             raise HTTPError(400, "Cannot write to the source root")
@@ -41,7 +44,8 @@ class UploadingHandler(ProxyHandler):
         conditions = WriteConditions(headers.get("If-Match"), headers.get("If-None-Match"))
         if conditions.any:  # fail early; checked again at commit
             conditions.verify(await target.backend.meta(target.full, target.name))
-        return target.backend.start_upload(target.full, conditions), conditions, target.name
+        upload = target.backend.start_upload(target.full, conditions, size)
+        return upload, conditions, target.name
 
     def cut_off_when_idle(self, after: float | None = None) -> None:
         """Answer 408 (and keep nothing) once the client has sent nothing of the body
