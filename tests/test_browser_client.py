@@ -18,6 +18,7 @@ from jupyter_fsspec_proxy.testing.browser import built_wheels, chromium
 pytestmark = pytest.mark.browser
 
 SCENARIO = (TESTS / "browser" / "scenario.py").read_text()
+SCENARIO_SECONDS = 200  # Pyodide's start included; pytest's timeout is 300 s
 
 
 def wheels() -> list[Path]:
@@ -55,9 +56,15 @@ async def test_client_scenario_in_pyodide(where, jp_serverapp, http_server, jp_h
         await page.goto(f"{origin}/static/harness/page.html")
         await page.wait_for_function("window.harnessReady === true")
         runner = "runInWorker" if where == "worker" else "runOnMainThread"
+        # page.evaluate has no timeout: a scenario that never ends fails here, in
+        # SCENARIO_SECONDS, not at pytest's timeout with nothing said
         raw = await page.evaluate(
-            f"([code, settings, wheels]) => window.{runner}(code, settings, wheels)",
-            [SCENARIO, settings, wheel_urls],
+            f"""([code, settings, wheels, seconds]) => Promise.race([
+                window.{runner}(code, settings, wheels),
+                new Promise((_, refuse) => setTimeout(() => refuse(new Error(
+                    `the scenario did not end in ${{seconds}} s`)), seconds * 1000)),
+            ])""",
+            [SCENARIO, settings, wheel_urls, SCENARIO_SECONDS],
         )
         assert browser.outside(origin) == [], browser.outside(origin)
 

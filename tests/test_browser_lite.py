@@ -22,27 +22,32 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = CHECKOUT / "test-artifacts"
 BASE_URL = "/a%40b/"  # not the root: discovery must find it from the kernel's URL
+# page.evaluate has no timeout: a kernel that never answers fails the cell in
+# CELL_SECONDS, saying so, rather than holding the test until pytest's timeout.
+CELL_SECONDS = 120
+WITHIN = """(work, seconds, what) => Promise.race([work, new Promise((_, refuse) =>
+  setTimeout(() => refuse(new Error(`${what} did not end in ${seconds} s`)), seconds * 1000))])"""
 # Runs a cell through the REPL's kernel and returns its output (window.jupyterapp
 # is exposed by the site's exposeAppInBrowser setting).
-EXECUTE = """async (code) => {
+EXECUTE = f"""async ([code, seconds]) => ({WITHIN})((async () => {{
   const context = window.jupyterapp.shell.currentWidget.console.sessionContext;
   await context.ready;
-  const future = context.session.kernel.requestExecute({ code, stop_on_error: true });
+  const future = context.session.kernel.requestExecute({{ code, stop_on_error: true }});
   const out = [];
-  future.onIOPub = ({ header, content }) => {
+  future.onIOPub = ({{ header, content }}) => {{
     if (header.msg_type === "stream") out.push(content.text);
-    if (header.msg_type === "error") out.push(`ERROR ${content.ename}: ${content.evalue}`);
+    if (header.msg_type === "error") out.push(`ERROR ${{content.ename}}: ${{content.evalue}}`);
     if (header.msg_type === "execute_result") out.push(content.data["text/plain"]);
-  };
+  }};
   await future.done;
   return out.join("");
-}"""
+}})(), seconds, `the cell ${{JSON.stringify(code.slice(0, 40))}}`)"""
 # Runs a cell visibly, through the console's prompt (for the screenshot).
-SHOW = """async (code) => {
+SHOW = f"""async ([code, seconds]) => ({WITHIN})((async () => {{
   const console = window.jupyterapp.shell.currentWidget.console;
   console.promptCell.model.sharedModel.setSource(code);
   await console.execute(true);
-}"""
+}})(), seconds, "the console's cell")"""
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +103,7 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         await page.click(".jp-Dialog .jp-mod-accept")  # Select: Python (Pyodide) is preselected
 
         async def run(code: str) -> str:
-            return await page.evaluate(EXECUTE, code)
+            return await page.evaluate(EXECUTE, [code, CELL_SECONDS])
 
         # fsspec imported before the install: its entry points are read already, so
         # importing the client is what registers the protocol.
@@ -131,7 +136,7 @@ async def test_jupyterlite_kernel_reaches_storage_with_no_configuration(
         )
         assert forged.split() == ["403", "False"]
         seen_by_kernel = await run("print(repr(vars(fs)), fs.sources())")
-        await page.evaluate(SHOW, "fs.ls('Scratch')")
+        await page.evaluate(SHOW, ["fs.ls('Scratch')", CELL_SECONDS])
         await page.wait_for_selector(".jp-OutputArea-output:has-text('Scratch/lite.txt')")
         await page.screenshot(path=ARTIFACTS / "jupyterlite-repl.png")
         page_html = await page.content()

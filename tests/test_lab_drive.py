@@ -51,6 +51,9 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = CHECKOUT / "test-artifacts"
 MiB = 1024 * 1024
 CONFIRM_DELETE = re.compile("^(Delete|Move to Trash)$")
+# for expect(): a state that follows a request to the server gets the page's own
+# default (Playwright's expect waits 5 s), which a loaded CI machine can exceed
+WAIT = 30_000
 NOTEBOOK = {
     "cells": [
         {"cell_type": "markdown", "metadata": {}, "source": ["# From the storage"]},
@@ -142,9 +145,12 @@ def test_notebook_csv_and_text_open_in_jupyterlabs_viewers(user, folders):
     user.go("Local")
     user.row("analysis.ipynb").dblclick()
     user.page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1")
-    cells = user.page.locator(".jp-NotebookPanel .jp-Cell").all_inner_texts()
-    assert "From the storage" in cells[0] and "print(6 * 7)" in cells[1]
-    assert user.current_widget("widget.context.path") == "Storage:Local/analysis.ipynb"
+    # the markdown is rendered on its own: the code cell's editor may come later
+    cells = user.page.locator(".jp-NotebookPanel .jp-Cell")
+    expect(cells).to_have_count(2, timeout=WAIT)
+    expect(cells.nth(0)).to_contain_text("From the storage", use_inner_text=True, timeout=WAIT)
+    expect(cells.nth(1)).to_contain_text("print(6 * 7)", use_inner_text=True, timeout=WAIT)
+    user.wait_for_document("Local/analysis.ipynb")
 
     user.row("table.csv").dblclick()
     user.page.wait_for_selector(".jp-CSVViewer")
@@ -160,7 +166,7 @@ def test_notebook_csv_and_text_open_in_jupyterlabs_viewers(user, folders):
     user.row("notes.md").dblclick()
     # the editor is drawn before the document's text arrives: wait for the text
     editor = user.page.locator(".jp-FileEditor .cm-content")
-    expect(editor).to_contain_text("written on the server", use_inner_text=True)
+    expect(editor).to_contain_text("written on the server", use_inner_text=True, timeout=WAIT)
     ARTIFACTS.mkdir(exist_ok=True)
     user.page.screenshot(path=ARTIFACTS / "jupyterlab-documents.png")
 
@@ -288,8 +294,8 @@ def test_a_notebook_from_the_panels_launcher_is_made_in_its_folder(user, folders
     user.page.click(f"{BROWSER} .jp-Toolbar-item[data-jp-item-name='new-launcher'] button")
     # the launcher just opened: one of an earlier test may be open behind it
     user.page.locator(".jp-LauncherCard[data-category='Notebook']:visible").first.click()
-    user.page.wait_for_selector(".jp-NotebookPanel")
-    assert user.current_widget("widget.context.path") == "Storage:Local/made/Untitled.ipynb"
+    # attached a frame before it is current (the launcher is until then)
+    user.wait_for_document("Local/made/Untitled.ipynb")
     wait_until(lambda: (made / "Untitled.ipynb").exists(), "the new notebook")
     assert json.loads((made / "Untitled.ipynb").read_text())["nbformat"] == 4
 
@@ -309,7 +315,8 @@ def test_sorting_and_a_multiple_selection_act_as_in_jupyterlab(user, folders):
 
     user.row("a.txt").click()
     user.row("c.txt").click(modifiers=["Control"])
-    assert user.page.locator(f"{ROW}.jp-mod-selected").count() == 2
+    # the listing draws a selection in its next animation frame, not in the click
+    expect(user.page.locator(f"{ROW}.jp-mod-selected")).to_have_count(2)
     delete_selected(user, "2")  # one confirmation for both
     user.wait_for_names(["b.txt"])
     assert [p.name for p in picks.iterdir()] == ["b.txt"]
@@ -332,7 +339,7 @@ def test_a_folder_of_10000_entries_shows_them_all_and_scrolls(user, folders):
         last.click()
         user.page.keyboard.press("ArrowUp")  # the keyboard moves the selection
         selected = user.page.locator(f"{ROW}.jp-mod-selected .jp-DirListing-itemText")
-        assert selected.all_inner_texts() == ["file-09998.txt"]
+        expect(selected).to_have_text(["file-09998.txt"])  # drawn in the next frame
     finally:
         user.go("Local")  # not listed again by the tests after this one
         shutil.rmtree(many)
@@ -346,7 +353,7 @@ def test_revert_to_checkpoint_restores_the_last_save(user, folders):
     assert "checkpoint" in user.dialog_text().lower()
     user.press_dialog("Revert")
     editor = user.page.locator(".jp-FileEditor .cm-content")
-    expect(editor).to_have_text("version 1\nsaved", use_inner_text=True)
+    expect(editor).to_have_text("version 1\nsaved", use_inner_text=True, timeout=WAIT)
     assert target.read_text() == "version 1\nsaved"
     hidden = [p.name for p in folders["local"].iterdir() if p.name.startswith(".")]
     assert hidden == []  # checkpoints live in the tab: nothing in the storage

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Response
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .processes import free_port, stop, wait_for_port
 
@@ -189,6 +190,21 @@ class StorageBrowser:
         return self.page.evaluate(
             f"() => {{ const widget = window.jupyterapp.shell.currentWidget; return {script}; }}"
         )
+
+    def wait_for_document(self, path: str) -> None:
+        """Until the main area's current widget is the document ``path`` of the drive.
+        JupyterLab makes a widget it opens current when its activation focuses it, in
+        an animation frame after the widget is attached: a document's node can be on
+        the page while the launcher or the document before is still current."""
+        expected = f"Storage:{path}"
+        try:
+            self.page.wait_for_function(
+                "path => window.jupyterapp.shell.currentWidget?.context?.path === path",
+                arg=expected,
+            )
+        except PlaywrightTimeout:
+            current = self.current_widget("widget?.context?.path ?? widget?.id")
+            raise AssertionError(f"the current widget is {current!r}, not {expected}") from None
 
     def edit(self, name: str, shown: str, typed: str) -> None:
         """Open ``name`` of the folder shown in the editor, once it shows ``shown``
