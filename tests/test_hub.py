@@ -99,17 +99,23 @@ def client(hub: Hub, user: str) -> ProxyFileSystem:
     )
 
 
+def answered(request: urllib.request.Request | str) -> tuple[int, bytes]:
+    """The status and body of one request (a URL alone: fetched as anyone would, with
+    no token and no cookie)."""
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def raw(hub: Hub, user: str | None, method: str, path: str, body: bytes | None = None):
     """One request through the hub's proxy: (status, body)."""
     headers = {"Authorization": f"token {hub.token_for(user)}"} if user else {}
     request = urllib.request.Request(
         hub.proxy_url + path, data=body, method=method, headers=headers
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+    return answered(request)
 
 
 def test_each_user_sees_and_may_do_what_the_rules_say(hub):
@@ -401,12 +407,7 @@ async def service_cookies(hub: Hub, user: str) -> str:
 def fetched_with(hub: Hub, url: str, cookie: str, site: str, mode: str = "no-cors") -> int:
     """A browser's request for a resource of a page: its cookie and its fetch metadata."""
     headers = {"Cookie": cookie, "Sec-Fetch-Mode": mode, "Sec-Fetch-Site": site}
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return answered(urllib.request.Request(url, headers=headers))[0]
 
 
 @pytest.mark.browser
@@ -438,15 +439,6 @@ def test_a_service_named_like_a_user_is_not_that_user(hub):
     assert "ForServices" not in {s["name"] for s in client(hub, "carol").sources()}
 
 
-def signed_read(url: str) -> tuple[int, bytes]:
-    """A signed URL fetched as anyone would: no token, no cookie."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 def test_a_signed_url_reads_only_while_the_hub_keeps_its_signer(hub):
     hub.api("POST", "users/erin")
     hub.api("POST", "groups/analysts/users", {"users": ["erin"]})
@@ -454,22 +446,22 @@ def test_a_signed_url_reads_only_while_the_hub_keeps_its_signer(hub):
     erin.pipe_file("Team/by-erin.txt", b"for the team")
     erin.pipe_file("Home/erin.txt", b"erin's own")
     team, home = erin.sign("Team/by-erin.txt"), erin.sign("Home/erin.txt")
-    assert signed_read(team) == (200, b"for the team")
-    assert signed_read(home) == (200, b"erin's own")
+    assert answered(team) == (200, b"for the team")
+    assert answered(home) == (200, b"erin's own")
 
     hub.api("DELETE", "groups/analysts/users", {"users": ["erin"]})
-    wait_until(lambda: signed_read(team)[0] == 403, "the group's file refused", timeout=20)
-    assert signed_read(home) == (200, b"erin's own")  # still a user of the hub
+    wait_until(lambda: answered(team)[0] == 403, "the group's file refused", timeout=20)
+    assert answered(home) == (200, b"erin's own")  # still a user of the hub
     hub.api("DELETE", "users/erin")
-    wait_until(lambda: signed_read(home)[0] == 403, "a deleted user's URL refused", timeout=20)
-    status, body = signed_read(home)
+    wait_until(lambda: answered(home)[0] == 403, "a deleted user's URL refused", timeout=20)
+    status, body = answered(home)
     assert json.loads(body)["message"] == "The signer of this URL is no longer on this hub"
     client(hub, "alice").rm("Team/by-erin.txt")
 
     service = ProxyFileSystem(
         endpoint_url=hub.proxy_url, token=SERVICE_TOKEN, skip_instance_cache=True
     )  # a service's URL: the hub is asked about the service, not a user named so
-    assert signed_read(service.sign("ForServices/note.txt")) == (200, b"for services")
+    assert answered(service.sign("ForServices/note.txt")) == (200, b"for services")
 
 
 def test_revoked_access_ends_within_seconds(hub):
@@ -533,14 +525,8 @@ def test_refused_uploads_never_break_anyone_elses_request(hub):
 def test_metrics_are_for_the_hubs_administrators(hub):
     def metrics(user: str) -> tuple[int, bytes]:
         url = f"{hub.url}/services/fsspec-proxy/metrics"
-        request = urllib.request.Request(
-            url, headers={"Authorization": f"token {hub.token_for(user)}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+        headers = {"Authorization": f"token {hub.token_for(user)}"}
+        return answered(urllib.request.Request(url, headers=headers))
 
     assert metrics("alice")[0] == 403
     status, body = metrics("hubadmin")

@@ -14,6 +14,7 @@ import getpass
 import http.client
 import json
 import threading
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -146,6 +147,37 @@ def test_exact_ranges(served, folder):
     with served.fs.open(f"W/{folder}/r.bin", "rb", block_size=1000) as handle:
         handle.seek(9000)
         assert handle.read(500) == data[9000:9500]
+
+
+@pytest.mark.parametrize("served", ["HTTP"], indirect=True)
+def test_a_read_over_http_is_one_request_whose_answer_describes_the_file(
+    served, folder, nginx_server
+):
+    """A GET from a position is one ranged GET to the server, whose 206 gives the size
+    and validators; a suffix range needs the size first (HEAD, then GET)."""
+    data = bytes(range(256)) * 40
+    served.create(f"{folder}/one.bin", data)
+    path = f"files/W/{folder}/one.bin"
+    etag = served.json("GET", f"api/info/W/{folder}/one.bin")["etag"]  # from a HEAD
+    asked = len(nginx_server.requests())
+    got, headers, body = served.http("GET", path, headers={"Range": "bytes=100-199"})
+    assert (got, body, headers["Content-Range"]) == (206, data[100:200], "bytes 100-199/10240")
+    assert headers["ETag"] == etag
+    got, headers, body = served.http("GET", path)
+    assert (got, body, headers["Content-Length"], headers["ETag"]) == (200, data, "10240", etag)
+    uri = f"{urllib.parse.urlsplit(served.store.url).path}w/{folder}/one.bin"
+    assert nginx_server.requests()[asked:] == [
+        f"GET {uri} bytes=100-199 206",
+        f"GET {uri} bytes=0- 206",
+    ]
+    got, _, body = served.http("GET", path, headers={"Range": "bytes=-40"})
+    assert (got, body) == (206, data[-40:])
+    assert [line.split()[0] for line in nginx_server.requests()[asked + 2 :]] == ["HEAD", "GET"]
+    got, headers, _ = served.http("GET", path, headers={"Range": "bytes=20000-"})
+    assert (got, headers["Content-Range"]) == (416, "bytes */10240")  # told by a HEAD
+    got, _, body = served.http("GET", f"files/W/{folder}")
+    assert (got, json.loads(body)["error"]) == (400, "IsADirectoryError")
+    assert served.http("GET", f"files/W/{folder}/missing.bin")[0] == 404
 
 
 def test_listing_and_info_of_files_and_folders(served, folder):

@@ -295,6 +295,11 @@ def webdav_filesystem(url: str) -> AbstractFileSystem:
 class HTTPServer:
     url: str
     root: Path  # the folder it serves
+    access_log: Path  # a line per request: method, URI, Range header, status
+
+    def requests(self) -> list[str]:
+        """The requests answered so far, as ``METHOD URI RANGE STATUS``."""
+        return self.access_log.read_text().splitlines()
 
 
 @contextmanager
@@ -308,7 +313,8 @@ pid {home}/nginx.pid;
 error_log {home}/error.log;
 events {{ worker_connections 64; }}
 http {{
-  access_log off;
+  log_format requests '$request_method $uri $http_range $status';
+  access_log {home}/access.log requests;
   client_body_temp_path {home}/body;
   proxy_temp_path {home}/proxy;
   fastcgi_temp_path {home}/fastcgi;
@@ -327,7 +333,7 @@ http {{
     )
     command = [NGINX, "-p", str(home), "-c", str(home / "nginx.conf")]
     with _running(command, port, "nginx", home / "server.log"):
-        yield HTTPServer(f"http://127.0.0.1:{port}", home / "data")
+        yield HTTPServer(f"http://127.0.0.1:{port}", home / "data", home / "access.log")
 
 
 nginx_server = session_fixture(run_nginx_server, "nginx")
