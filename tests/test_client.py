@@ -28,6 +28,7 @@ from fsspec_proxy_client import AsyncProxyFileSystem, ProxyError, ProxyFileSyste
 from fsspec_proxy_client.operations import upload_body
 from fsspec_proxy_client.transport_xhr import decode_user_defined
 
+from jupyter_fsspec_proxy.testing.processes import wait_until
 from jupyter_fsspec_proxy.testing.sources import WRITABLE
 
 
@@ -384,6 +385,7 @@ class Misbehaving(BaseHTTPRequestHandler):
     seen: list[str] = []
     credentials: list[str | None] = []
     dropped: set[str] = set()
+    closed = 0  # connections the server has closed
     close_after_answer = True
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -427,11 +429,18 @@ class Misbehaving(BaseHTTPRequestHandler):
         pass
 
 
+class CountingCloses(ThreadingHTTPServer):
+    def shutdown_request(self, request) -> None:
+        super().shutdown_request(request)
+        Misbehaving.closed += 1
+
+
 @pytest.fixture
 def misbehaving() -> Iterator[ProxyFileSystem]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = CountingCloses(("127.0.0.1", 0), Misbehaving)
     Misbehaving.seen, Misbehaving.credentials, Misbehaving.dropped = [], [], set()
+    Misbehaving.closed = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/fsspec-proxy/"
     yield ProxyFileSystem(endpoint_url=url, token="t", skip_instance_cache=True)
     server.shutdown()
@@ -444,9 +453,10 @@ def test_a_206_for_other_bytes_is_an_error(misbehaving):
 
 
 def test_connections_the_server_closed_are_not_reused(misbehaving):
-    for _ in range(3):  # each on a connection the server closed after the last answer
+    for n in range(3):  # each on a connection the server closed after the last answer
         assert misbehaving.cat_file("S/a.bin", start=0, end=4) == b"WXYZ"
-        time.sleep(0.1)  # idle, as between a user's calls: the server's close arrives
+        # idle, as between a user's calls: the server's close arrives
+        wait_until(lambda n=n: Misbehaving.closed > n, "the server closes the connection")
     misbehaving.mv("S/a.bin", "S/b.bin")
     assert Misbehaving.seen == ["GET", "GET", "GET", "POST"]
 

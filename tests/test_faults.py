@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import time
 from collections.abc import Iterator
 
 import psutil
@@ -15,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from relay import Relay
 
 from jupyter_fsspec_proxy.testing.calls import raw_connection
-from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
 from jupyter_fsspec_proxy.testing.sources import dead_s3_kwargs, s3_kwargs, staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
@@ -26,7 +25,9 @@ BUCKET = "fault-tests"  # moto's state is per process: not the session's bucket
 
 
 def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
-    with standalone(tmp_path, "dev", "--ProxyManager.upload_timeout=2") as proxy:
+    # 5 s: far longer than sending the 20 uploads and one other request, so that
+    # they are still open when checked below
+    with standalone(tmp_path, "dev", "--ProxyManager.upload_timeout=5") as proxy:
         server = psutil.Process(proxy.process.pid)
         proxy.request("GET", "api")
         fds_before = server.num_fds()
@@ -41,14 +42,14 @@ def test_stalled_uploads_time_out_and_leave_nothing(tmp_path):
         with pytest.raises(BlockingIOError):  # while the stalled uploads are still open
             stalled[0].recv(1024)
         for sock in stalled:
-            sock.settimeout(10)
+            sock.settimeout(30)
             with contextlib.suppress(ConnectionResetError):
                 assert sock.recv(1024) == b""  # closed by the server, no answer
             sock.close()
-        time.sleep(0.5)
+        # the server discards an upload once it has closed its connection: just after
+        wait_until(lambda: not list((tmp_path / "data").iterdir()), "the staged files are gone")
         assert staged_uploads(tmp_path / "data") == []
-        assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []
-        assert server.num_fds() <= fds_before + 1
+        wait_until(lambda: server.num_fds() <= fds_before + 1, "the server holds no descriptor")
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ def test_audit_log_has_one_line_per_request_with_its_user(hub):
         return [entry for entry in written if entry["user"] is not None]
 
     wait_until(  # a line is written just after its answer is sent
-        lambda: len(users_lines()) >= 3, "the three audit lines are written", timeout=5
+        lambda: len(users_lines()) >= 3, "the three audit lines are written", timeout=30
     )
     lines = users_lines()
     summary = [(e["user"], e["operation"], e["source"], e["path"], e["status"]) for e in lines]

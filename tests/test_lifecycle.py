@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 
 import fsspec
@@ -21,12 +22,16 @@ from jupyter_fsspec_proxy.testing.sources import manager_of, s3_kwargs
 
 
 class SlowStartFileSystem(MemoryFileSystem):
-    """Takes a second to construct, like a backend that connects at start."""
+    """Constructed only once ``release`` is set, like a backend that connects at start;
+    ``starting`` says that construction has begun."""
 
     protocol = "slowstart"
+    starting = threading.Event()
+    release = threading.Event()
 
     def __init__(self, *args, **kwargs):
-        time.sleep(1.0)
+        type(self).starting.set()
+        type(self).release.wait(30)  # on the loop, this would hold every request
         super().__init__(*args, **kwargs)
 
 
@@ -57,10 +62,16 @@ def sources(local_root, s3_endpoint, s3_prefix) -> list[dict]:
 
 async def test_reloads_build_sources_off_the_loop(proxy, jp_serverapp, config_file):
     config_file.write_text(json.dumps({"sources": [{"name": "Late", "path": "slowstart://x"}]}))
+    SlowStartFileSystem.starting.clear()
+    SlowStartFileSystem.release.clear()
     reload = asyncio.ensure_future(manager_of(jp_serverapp).reload())
-    await asyncio.sleep(0.1)
-    assert (await proxy("api")).code == 200
-    assert not reload.done()  # served while the backend was starting
+    try:
+        started = await asyncio.to_thread(SlowStartFileSystem.starting.wait, 30)
+        assert started, "the reload never began to build the source"
+        assert (await proxy("api")).code == 200
+        assert not reload.done()  # served while the backend was starting
+    finally:
+        SlowStartFileSystem.release.set()
     await reload
     assert manager_of(jp_serverapp).registry.names() == ["Late"]
 
@@ -70,7 +81,7 @@ async def test_a_call_that_outlives_its_504_is_logged_when_it_ends(proxy, caplog
     caplog.set_level(logging.WARNING, logger="jupyter_fsspec_proxy.backends.base")
     response = await proxy("api", "info", "Slow", "x")
     assert response.code == 504
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while "after its request got 504" not in caplog.text and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert "Slow" in caplog.text and "after its request got 504" in caplog.text

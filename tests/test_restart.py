@@ -12,7 +12,7 @@ import time
 import pytest
 
 from jupyter_fsspec_proxy.testing.calls import KeepAlive
-from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
 from jupyter_fsspec_proxy.testing.sources import staged_uploads
 from jupyter_fsspec_proxy.testing.standalone import intact, sealed, standalone
 
@@ -98,13 +98,17 @@ def test_kill_and_restart_under_load(tmp_path):
     with standalone(tmp_path, *args, port=port) as first:
         for client in clients:
             client.start()
-        time.sleep(2)
+        time.sleep(2)  # under load for 2 s at least, and with every client at work:
+        wait_until(lambda: all(len(c.completed) >= 6 for c in clients), "every client works",
+                   timeout=60)  # fmt: skip
         killed = time.monotonic()
         first.process.kill()
         first.process.wait()
     with standalone(tmp_path, *args, port=port) as second:
         ready = time.monotonic()
         time.sleep(2)
+        wait_until(lambda: all(len([t for t in c.completed if t > ready]) >= 6 for c in clients),
+                   "every client works against the new process", timeout=RETRY_FOR)  # fmt: skip
         stop.set()
         for client in clients:
             client.join(timeout=RETRY_FOR + 30)

@@ -4,7 +4,6 @@ the object whole or absent, and create-only decided by S3 itself."""
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import s3fs
 import yaml
 
 from jupyter_fsspec_proxy.testing.calls import put_head
-from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, unread, wait_until
 from jupyter_fsspec_proxy.testing.sources import s3_kwargs, staged_uploads, write_s3_config
 from jupyter_fsspec_proxy.testing.standalone import Proxy, standalone
 
@@ -94,8 +93,9 @@ def test_create_only_uploads_are_refused_by_s3_when_the_object_appears(s3_proxy,
     if size > MiB:
         connection.send(PIECE * 10)
         wait_until(lambda: in_progress(s3, prefix), "a multipart upload is in progress")
-    else:
-        time.sleep(0.5)  # the early check found no object
+    else:  # the server reads no byte of a body before its early check found no object
+        client = connection.sock.getsockname()[1]
+        wait_until(lambda: unread(proxy.port, client) == [0], "the server reads the body")
     s3.pipe(f"{prefix}/taken.bin", b"second")  # another writer is first
     connection.send(b"x" * (size - MiB // 2 - (10 * MiB if size > MiB else 0)))
     response = connection.getresponse()

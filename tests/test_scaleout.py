@@ -11,7 +11,7 @@ import time
 import pytest
 
 from jupyter_fsspec_proxy.testing.balancer import balancer, requests_by_line, served_by
-from jupyter_fsspec_proxy.testing.processes import free_port
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,11 @@ class Reader(threading.Thread):
                 self.lost.append(f"{response.status}, {len(body)} bytes")
             self.done.append(time.monotonic())
         connection.close()
+
+
+def reads(readers: list[Reader], after: float = 0.0) -> int:
+    """How many reads the readers completed after ``after`` (a ``time.monotonic``)."""
+    return sum(when > after for reader in readers for when in list(reader.done))
 
 
 def test_two_replicas_share_the_load_and_survive_losing_one(tmp_path):
@@ -93,11 +98,14 @@ def test_two_replicas_share_the_load_and_survive_losing_one(tmp_path):
         readers = [Reader(n, listen, data, stop) for n in range(READERS)]
         for reader in readers:
             reader.start()
-        time.sleep(1.5)
+        time.sleep(1.5)  # and at least 100 reads, by every reader, before the kill
+        wait_until(lambda: all(r.done for r in readers) and reads(readers) >= 100,
+                   "the readers are at work", timeout=60)  # fmt: skip
         before = served_by(access_log)
         first.process.kill()  # SIGKILL, with requests in flight
         killed = time.monotonic()
         time.sleep(1.5)
+        wait_until(lambda: reads(readers, after=killed) > 100, "the survivor serves", timeout=60)
         stop.set()
         for reader in readers:
             reader.join(timeout=60)
@@ -105,7 +113,7 @@ def test_two_replicas_share_the_load_and_survive_losing_one(tmp_path):
     assert [lost for reader in readers for lost in reader.lost] == []
     shares = [before[replica] / sum(before.values()) for replica in replicas]
     assert min(shares) > 0.3, shares  # round robin spreads the reads
-    after_kill = sum(when > killed for reader in readers for when in reader.done)
+    after_kill = reads(readers, after=killed)
     assert after_kill > 100  # the survivor went on serving every read
     retried = sum(len(replicas_of) > 1 for replicas_of in requests_by_line(access_log))
     assert retried >= 1  # nginx moved at least one in-flight GET to the survivor

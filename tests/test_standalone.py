@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
 
 from jupyter_fsspec_proxy.testing.calls import raw_connection
-from jupyter_fsspec_proxy.testing.processes import PeakRSS
+from jupyter_fsspec_proxy.testing.processes import PeakRSS, wait_until
 from jupyter_fsspec_proxy.testing.standalone import standalone
 
 pytestmark = pytest.mark.slow
@@ -124,12 +123,11 @@ def test_dev_mode_rereads_the_config_file(tmp_path):
     with standalone(tmp_path, "dev") as proxy:
         config = tmp_path / "proxy.yaml"
         config.write_text(yaml.safe_dump({"sources": [{"name": "Fresh", "path": "memory://f"}]}))
-        deadline = time.monotonic() + 10
-        names: list[str] = []
-        while time.monotonic() < deadline and names != ["Fresh"]:
-            time.sleep(0.3)
-            names = [s["name"] for s in json.loads(proxy.request("GET", "api/sources")[1])]
-        assert names == ["Fresh"]
+
+        def names() -> list[str]:
+            return [s["name"] for s in json.loads(proxy.request("GET", "api/sources")[1])]
+
+        wait_until(lambda: names() == ["Fresh"], "the new config is served", timeout=60)
 
 
 GIB = 2**30
@@ -174,9 +172,7 @@ def test_interrupted_upload_leaves_nothing_behind(tmp_path):
             with pytest.raises(TimeoutError):  # no early refusal: the upload is under way
                 sock.recv(1024)
             sock.close()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(list(data.iterdir())) > 1:
-            time.sleep(0.1)
+        wait_until(lambda: len(list(data.iterdir())) <= 1, "the staged files are gone", timeout=30)
         assert [p.name for p in data.iterdir()] == ["keep.bin"]
         assert (data / "keep.bin").read_bytes() == b"old version"
 

@@ -42,6 +42,26 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 15) 
         time.sleep(0.05)
 
 
+def unread(port: int, peer: int | None = None) -> list[int]:
+    """The bytes waiting, on each TCP connection to 127.0.0.1:``port`` (from ``peer``'s
+    port, if given), for the process listening there to read them: what arrived and
+    what the sender still holds because it did not make room (Linux: /proc/net/tcp).
+    A connection the server has read everything of so far counts 0."""
+    local = f"0100007F:{port:04X}"
+    waiting: dict[str, int] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        here, there, state = fields[1], fields[2], fields[3]
+        tx_queue, rx_queue = (int(n, 16) for n in fields[4].split(":"))
+        if state != "01":  # established only: a listening socket counts its backlog
+            continue
+        if here == local and (peer is None or there == f"0100007F:{peer:04X}"):
+            waiting[there] = waiting.get(there, 0) + rx_queue
+        elif there == local and (peer is None or here == f"0100007F:{peer:04X}"):
+            waiting[here] = waiting.get(here, 0) + tx_queue
+    return list(waiting.values())
+
+
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
     """Terminate, and kill what does not stop within ``timeout`` seconds."""
     process.terminate()

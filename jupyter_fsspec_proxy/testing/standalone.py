@@ -59,13 +59,18 @@ def standalone(
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         try:
-            wait_for_port(port, process, "the standalone proxy", timeout=30)
+            wait_for_port(port, process, "the standalone proxy", timeout=60)
         except RuntimeError as error:
             pytest.fail(f"{error}: {log.read_text()}")
         yield Proxy(process, port, log)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the standalone proxy did not stop within 60 s of SIGTERM: {log}")
 
 
 def sealed(payload: bytes) -> bytes:
