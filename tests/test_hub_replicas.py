@@ -28,7 +28,7 @@ from fsspec_proxy_client import ProxyFileSystem
 from jupyter_fsspec_proxy.confined import STAGED_PREFIX
 from jupyter_fsspec_proxy.testing.balancer import requests_by_line, served_by
 from jupyter_fsspec_proxy.testing.hub import PASSWORD
-from jupyter_fsspec_proxy.testing.processes import free_port, unread, wait_until
+from jupyter_fsspec_proxy.testing.processes import free_port, wait_until
 from jupyter_fsspec_proxy.testing.replicas import (
     MANIFESTS,
     Deployment,
@@ -270,12 +270,9 @@ def test_a_replica_killed_under_load_loses_no_request_the_client_may_resend(repl
     load = [Load(n, url, hub.token_for("alice"), big, stop, "Shared") for n, url in enumerate(urls)]
     for each in load:
         each.start()
-    time.sleep(0.5)  # and every client at work
-    wait_until(lambda: all(each.done for each in load), "the clients are at work", timeout=60)
+    time.sleep(0.5)
     victim.process.send_signal(signal.SIGSTOP)  # requests pile up on it
-    time.sleep(1.0)  # and some besides the stream's wait on it (a connection each):
-    wait_until(lambda: len([n for n in unread(victim.port) if n]) >= 2,
-               "requests wait on the stopped replica", timeout=60)  # fmt: skip
+    time.sleep(1.0)
     victim.process.kill()  # SIGKILL, with requests in flight
     killed = time.monotonic()
     try:
@@ -284,17 +281,12 @@ def test_a_replica_killed_under_load_loses_no_request_the_client_may_resend(repl
     except OSError as error:
         stream_status = type(error).__name__
     time.sleep(1.5)
-
-    def served_after_kill() -> int:
-        return sum(when > killed for each in load for when in list(each.done))
-
-    wait_until(lambda: served_after_kill() > 10, "the survivor serves", timeout=60)
     stop.set()
     for each in load:
         each.join(timeout=60)
 
     assert [lost for each in load for lost in each.lost] == []
-    after_kill = served_after_kill()
+    after_kill = sum(when > killed for each in load for when in each.done)
     assert after_kill > 10  # the survivor went on serving
     fs = client(hub.proxy_url, hub.token_for("alice"))
     for each in load:
