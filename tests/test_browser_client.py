@@ -13,7 +13,7 @@ from unittest.mock import ANY
 import pytest
 
 from jupyter_fsspec_proxy.testing import TESTS
-from jupyter_fsspec_proxy.testing.browser import built_wheels, chromium
+from jupyter_fsspec_proxy.testing.browser import WITHIN, built_wheels, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -59,11 +59,8 @@ async def test_client_scenario_in_pyodide(where, jp_serverapp, http_server, jp_h
         # page.evaluate has no timeout: a scenario that never ends fails here, in
         # SCENARIO_SECONDS, not at pytest's timeout with nothing said
         raw = await page.evaluate(
-            f"""([code, settings, wheels, seconds]) => Promise.race([
-                window.{runner}(code, settings, wheels),
-                new Promise((_, refuse) => setTimeout(() => refuse(new Error(
-                    `the scenario did not end in ${{seconds}} s`)), seconds * 1000)),
-            ])""",
+            f"([code, settings, wheels, seconds]) => ({WITHIN})("
+            f"window.{runner}(code, settings, wheels), seconds, 'the scenario')",
             [SCENARIO, settings, wheel_urls, SCENARIO_SECONDS],
         )
         assert browser.outside(origin) == [], browser.outside(origin)

@@ -15,7 +15,7 @@ import pytest
 import s3fs
 
 from jupyter_fsspec_proxy.testing import CHECKOUT
-from jupyter_fsspec_proxy.testing.browser import chromium, npm_folder, offline_folder
+from jupyter_fsspec_proxy.testing.browser import WITHIN, chromium, npm_folder, offline_folder
 from jupyter_fsspec_proxy.testing.sources import ACCESS_KEY, BUCKET, SECRET, s3_kwargs
 
 pytestmark = pytest.mark.browser
@@ -25,8 +25,6 @@ BASE_URL = "/a%40b/"  # not the root: discovery must find it from the kernel's U
 # page.evaluate has no timeout: a kernel that never answers fails the cell in
 # CELL_SECONDS, saying so, rather than holding the test until pytest's timeout.
 CELL_SECONDS = 120
-WITHIN = """(work, seconds, what) => Promise.race([work, new Promise((_, refuse) =>
-  setTimeout(() => refuse(new Error(`${what} did not end in ${seconds} s`)), seconds * 1000))])"""
 # Runs a cell through the REPL's kernel and returns its output (window.jupyterapp
 # is exposed by the site's exposeAppInBrowser setting).
 EXECUTE = f"""async ([code, seconds]) => ({WITHIN})((async () => {{

@@ -32,7 +32,7 @@ class HTTPBackend(Backend):
     async def info(self, path: str) -> dict[str, Any]:
         """A URL the server redirects to its own with a trailing slash is a folder."""
         info = await super().info(path)
-        if str(info.get("url", "")).endswith("/") and not path.endswith("/"):
+        if _redirected_to_a_folder(str(info.get("url", "")), path):
             return {**info, "name": path, "type": "directory", "size": 0}
         return info
 
@@ -118,7 +118,13 @@ def _size_of(response: Any, path: str, start: int) -> int | None:
     None."""
     if response.status != 206 or response.headers.get("Content-Encoding", "identity") != "identity":
         return None
-    if str(response.url).endswith("/") and not path.endswith("/"):
-        return None  # redirected to a folder's index
+    if _redirected_to_a_folder(str(response.url), path):
+        return None
     match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
     return int(match[3]) if match and int(match[1]) == start else None
+
+
+def _redirected_to_a_folder(url: str, path: str) -> bool:
+    """Whether the server answered ``path`` from ``url``, its own with a trailing slash
+    (a folder's index page)."""
+    return url.endswith("/") and not path.endswith("/")

@@ -18,6 +18,10 @@ from ..offline import copy_app_modules, localize
 from . import CHECKOUT, TESTS
 
 CHROMIUM = "/usr/bin/chromium"
+#: A JavaScript function: the promise ``work``, or an error saying that ``what`` did not
+#: end in ``seconds`` (``page.evaluate`` has no timeout of its own).
+WITHIN = """(work, seconds, what) => Promise.race([work, new Promise((_, refuse) =>
+  setTimeout(() => refuse(new Error(`${what} did not end in ${seconds} s`)), seconds * 1000))])"""
 DEAD = "http://127.0.0.1:9/"
 # Chromium's own background traffic goes to a dead loopback port; names never resolve.
 FLAGS = [

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from .browser import WITHIN
 from .processes import free_port, stop, wait_for_port
 
 LAB_TOKEN = "lab-test-token"
@@ -101,8 +102,7 @@ class StorageBrowser:
         self.page.wait_for_function("window.jupyterapp?.shell", timeout=60_000)
         # a promise that never settles would hold the test until pytest's timeout
         self.page.evaluate(
-            "Promise.race([window.jupyterapp.restored, new Promise((_, refuse) => setTimeout("
-            "() => refuse(new Error('JupyterLab did not restore its layout in 60 s')), 60000))])"
+            f"() => ({WITHIN})(window.jupyterapp.restored, 60, 'JupyterLab restoring its layout')"
         )
 
     def reset(self) -> None:
